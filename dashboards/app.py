@@ -1,0 +1,41 @@
+"""Runway dashboards: the Streamlit entrypoint (`streamlit run dashboards/app.py`).
+
+One file per page in `dashboards/pages/`; pages only lay out and get their data from
+`dashboards.data`, which reads only the serving snapshot.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboards import data, ui
+
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
+
+st.set_page_config(page_title="Runway · NYC flights 2013", page_icon="✈️", layout="wide")
+
+pages = {
+    "Flights": [
+        st.Page(
+            PAGES_DIR / "overview.py", title="Overview", icon=":material/dashboard:", default=True
+        ),
+        st.Page(PAGES_DIR / "carriers.py", title="Carriers", icon=":material/flight:"),
+    ],
+    "Model": [
+        st.Page(
+            PAGES_DIR / "delay_model.py", title="Delay model", icon=":material/model_training:"
+        ),
+    ],
+}
+page = st.navigation(pages)
+
+with st.sidebar:
+    version = data.snapshot_version()
+    if version is None:
+        st.caption("No serving snapshot yet.")
+    else:
+        st.caption(f"Snapshot published {ui.fmt_timestamp(version.published_at)} UTC")
+
+page.run()

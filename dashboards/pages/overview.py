@@ -1,0 +1,59 @@
+"""Overview: headline KPIs over the whole snapshot and the daily trend."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards import data, ui
+
+st.title("Overview")
+st.caption("NYC departures (EWR, JFK, LGA), from the serving snapshot.")
+
+kpis = data.load("kpis").iloc[0]
+if kpis["flights"] == 0:
+    st.info("The serving snapshot has no flights yet. Run `make run` to load some.")
+    st.stop()
+
+flights, on_time, delay, cancelled, as_of = st.columns(5)
+flights.metric("Flights", ui.fmt_count(kpis["flights"]))
+on_time.metric("On-time departures", ui.fmt_share(kpis["on_time_share"]), help=ui.ON_TIME_HELP)
+delay.metric(
+    "Avg departure delay",
+    ui.fmt_minutes(kpis["avg_dep_delay_minutes"]),
+    help="Mean departure delay of departed flights (early departures count as negative).",
+)
+cancelled.metric(
+    "Cancellations",
+    ui.fmt_count(kpis["cancelled_flights"]),
+    help="Flights that never departed.",
+)
+as_of.metric(
+    "Data as of",
+    ui.fmt_date(kpis["as_of_date"]),
+    help=f"Last flight date in the snapshot (first: {ui.fmt_date(kpis['first_flight_date'])}).",
+)
+
+st.subheader("Daily trend")
+daily = data.load("daily_flights")
+flights_tab, on_time_tab, delay_tab, cancelled_tab = st.tabs(
+    ["Flights", "On-time share", "Avg departure delay", "Cancellations"]
+)
+with flights_tab:
+    st.altair_chart(
+        ui.time_series(daily, y="flights", y_title="Flights", mark="bar"), width="stretch"
+    )
+with on_time_tab:
+    st.altair_chart(
+        ui.time_series(daily, y="on_time_share", y_title="On-time share", y_format=".0%"),
+        width="stretch",
+    )
+with delay_tab:
+    st.altair_chart(
+        ui.time_series(daily, y="avg_dep_delay_minutes", y_title="Avg departure delay (min)"),
+        width="stretch",
+    )
+with cancelled_tab:
+    st.altair_chart(
+        ui.time_series(daily, y="cancelled_flights", y_title="Cancelled flights", mark="bar"),
+        width="stretch",
+    )

@@ -1,0 +1,18 @@
+-- Headline figures over the whole serving snapshot. One row.
+-- on_time_share: share of departed (not cancelled) flights that left less than 15 minutes late.
+-- as_of_date: the last flight date in the snapshot.
+select
+    count(*) as flights,
+    count(case when not is_cancelled then 1 end) as departed_flights,
+    count(case when is_cancelled then 1 end) as cancelled_flights,
+    count(case when is_departure_delayed_15 then 1 end) as delayed_15_flights,
+    avg(
+        case
+            when is_departure_delayed_15 then 0.0
+            when not is_departure_delayed_15 then 1.0
+        end
+    ) as on_time_share,
+    avg(dep_delay_minutes) as avg_dep_delay_minutes,
+    min(flight_date) as first_flight_date,
+    max(flight_date) as as_of_date
+from marts.flights

@@ -1,0 +1,96 @@
+"""Time-based train/validation split: train on earlier dates, validate on the later ones.
+
+Never random across time: every training date is strictly before every validation date. By
+default the validation set is the last `validation_fraction` of the distinct dates (at least one
+date, and at least one date is left for training), so it works on three days as well as on a year.
+An explicit `validation_start` date overrides the fraction.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from ml.features import DATE_COLUMN, with_date_column
+
+
+@dataclass(frozen=True)
+class TimeSplit:
+    """The date windows (inclusive) and sizes of a split."""
+
+    train_start: date
+    train_end: date
+    valid_start: date
+    valid_end: date
+    train_dates: int
+    valid_dates: int
+    train_rows: int
+    valid_rows: int
+
+    def as_dict(self) -> dict[str, str | int]:
+        return {
+            "train_start": self.train_start.isoformat(),
+            "train_end": self.train_end.isoformat(),
+            "valid_start": self.valid_start.isoformat(),
+            "valid_end": self.valid_end.isoformat(),
+            "train_dates": self.train_dates,
+            "valid_dates": self.valid_dates,
+            "train_rows": self.train_rows,
+            "valid_rows": self.valid_rows,
+        }
+
+
+def validation_start_date(
+    dates: list[date],
+    validation_fraction: float = 0.25,
+    validation_start: date | None = None,
+) -> date:
+    """The first validation date for these (not necessarily distinct or sorted) dates."""
+    distinct = sorted(set(dates))
+    if len(distinct) < 2:
+        raise ValueError(
+            f"a time split needs at least 2 distinct dates, got {len(distinct)} ({distinct})"
+        )
+    if validation_start is not None:
+        if not distinct[0] < validation_start <= distinct[-1]:
+            raise ValueError(
+                f"validation_start {validation_start} leaves an empty train or validation set: "
+                f"the data covers {distinct[0]} .. {distinct[-1]}"
+            )
+        return validation_start
+    if not 0.0 < validation_fraction < 1.0:
+        raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
+    n_valid = min(max(1, math.ceil(len(distinct) * validation_fraction)), len(distinct) - 1)
+    return distinct[-n_valid]
+
+
+def time_split(
+    frame: pl.DataFrame,
+    validation_fraction: float = 0.25,
+    validation_start: date | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, TimeSplit]:
+    """Split `frame` on `flight_date` into (train, validation, windows)."""
+    frame = with_date_column(frame)
+    if frame.get_column(DATE_COLUMN).null_count():
+        raise ValueError(f"{DATE_COLUMN} has NULL values; cannot split on time")
+    cut = validation_start_date(
+        frame.get_column(DATE_COLUMN).unique().to_list(), validation_fraction, validation_start
+    )
+    train = frame.filter(pl.col(DATE_COLUMN) < cut)
+    valid = frame.filter(pl.col(DATE_COLUMN) >= cut)
+    train_dates = train.get_column(DATE_COLUMN)
+    valid_dates = valid.get_column(DATE_COLUMN)
+    window = TimeSplit(
+        train_start=train_dates.min(),
+        train_end=train_dates.max(),
+        valid_start=valid_dates.min(),
+        valid_end=valid_dates.max(),
+        train_dates=train_dates.n_unique(),
+        valid_dates=valid_dates.n_unique(),
+        train_rows=train.height,
+        valid_rows=valid.height,
+    )
+    return train, valid, window

@@ -1,0 +1,28 @@
+"""Fixtures of the ml tests."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from synthetic_flights import make_features
+
+
+@pytest.fixture(scope="session")
+def features() -> pl.DataFrame:
+    return make_features()
+
+
+@pytest.fixture(autouse=True)
+def _single_thread():
+    """One OpenMP/BLAS thread: the frames are tiny and spinning threads are slow on busy CPUs."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
+@pytest.fixture(scope="session")
+def fast_config():
+    from ml.train import TrainConfig
+
+    return TrainConfig(max_iter=80)
