@@ -12,6 +12,7 @@ export RUNWAY_DATA_DIR ?= $(CURDIR)/data
 export DAGSTER_HOME ?= $(RUNWAY_DATA_DIR)/dagster_home
 export UV_LINK_MODE ?= copy
 export DO_NOT_TRACK := 1
+export MLFLOW_DISABLE_TELEMETRY := true
 START ?= 2013-01-01
 END ?= 2013-12-31
 DAGSTER := $(RUN) dagster

@@ -1,6 +1,6 @@
 """Runway dashboards: the Streamlit entrypoint (`streamlit run dashboards/app.py`).
 
-One file per page in `dashboards/pages/`; pages only lay out and get their data from
+One file per page in `dashboards/views/`; pages only lay out and get their data from
 `dashboards.data`, which reads only the serving snapshot.
 """
 
@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboards import data, ui
 
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
+PAGES_DIR = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="Runway · NYC flights 2013", page_icon="✈️", layout="wide")
 

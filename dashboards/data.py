@@ -132,7 +132,7 @@ def load(name: str) -> pd.DataFrame:
     """For pages: ``query(name)``; when the snapshot is unavailable, say how to get one and stop.
 
     Pages handle this themselves (not only the entrypoint) because Streamlit can run a file of
-    ``dashboards/pages/`` on its own (legacy ``pages/`` folder detection, ``AppTest``).
+    a page file on its own (``AppTest.switch_page``).
     """
     try:
         return query(name)

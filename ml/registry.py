@@ -11,8 +11,10 @@
 Champion rule: with a current champion, the alias moves only if the candidate's roc_auc beats the
 champion's roc_auc, both computed on the candidate's validation set, by more than `margin`. With no
 champion (or one that cannot score the new data), the candidate becomes champion only if its
-roc_auc beats the logistic-regression baseline. An undefined roc_auc (single-class validation set)
-never promotes. The decision and both scores are tags on the run and on the model version.
+roc_auc beats the logistic-regression baseline (unless `require_baseline_win=False`: a
+bootstrap for tiny data windows, where the baseline often wins; the decision says so).
+An undefined roc_auc (single-class validation set) never promotes. The decision and both scores
+are tags on the run and on the model version.
 
 Models are stored in the skops format. Loading is done here (not with `mlflow.sklearn.load_model`,
 which refuses unless MLFLOW_ALLOW_PICKLE_DESERIALIZATION is set) and only accepts scikit-learn and
@@ -246,15 +248,22 @@ def _load_local_model(model_dir: Path) -> Any:
 def load_version(
     tracking_uri: str, model_name: str, version: str | int, registry_uri: str | None = None
 ) -> Any:
-    """Version `version` of registered model `model_name`, as the fitted sklearn pipeline."""
-    import mlflow
+    """Version `version` of registered model `model_name`, as the fitted sklearn pipeline.
 
+    The artifact location is resolved with explicit clients: `download_artifacts("models:/...")`
+    would resolve it through MLflow's *global* registry URI (default: ./mlflow.db in the cwd).
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
+    location = client.get_model_version_download_uri(model_name, str(version))
+    if location.startswith("models:/"):  # MLflow 3: the version's source is a logged model
+        model_id = location[len("models:/") :].strip("/")
+        location = client.get_logged_model(model_id).artifact_location
     with tempfile.TemporaryDirectory(prefix="runway-model-") as tmp:
         local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{model_name}/{version}",
-            dst_path=tmp,
-            tracking_uri=tracking_uri,
-            registry_uri=registry_uri or tracking_uri,
+            artifact_uri=location, dst_path=tmp, tracking_uri=tracking_uri
         )
         return _load_local_model(Path(local))
 
@@ -307,6 +316,7 @@ def decide_champion(
     champion_roc_auc: float | None = None,
     champion_error: str | None = None,
     margin: float = DEFAULT_MARGIN,
+    require_baseline_win: bool = True,
 ) -> ChampionDecision:
     """The champion rule (see the module docstring), as a pure function."""
     if champion_version is not None and champion_roc_auc is not None:
@@ -345,11 +355,19 @@ def decide_champion(
             reference,
             reference_auc,
         )
+    if not require_baseline_win:
+        return ChampionDecision(
+            True,
+            prefix + f"no champion yet: candidate becomes champion without having to beat the "
+            f"logistic_regression baseline (roc_auc {candidate_roc_auc:.6f} vs "
+            f"{baseline_roc_auc:.6f}; require_baseline_win=False)",
+            reference,
+            reference_auc,
+        )
     promote = candidate_roc_auc > baseline_roc_auc
     return ChampionDecision(
         promote,
-        prefix
-        + f"candidate roc_auc {candidate_roc_auc:.6f} vs logistic_regression baseline "
+        prefix + f"candidate roc_auc {candidate_roc_auc:.6f} vs logistic_regression baseline "
         f"{baseline_roc_auc:.6f}: "
         + ("candidate becomes champion" if promote else "does not beat the baseline, no champion"),
         reference,
@@ -370,6 +388,7 @@ def log_training(
     artifact_location: str | Path | None = None,
     alias: str = DEFAULT_ALIAS,
     margin: float = DEFAULT_MARGIN,
+    require_baseline_win: bool = True,
     run_name: str | None = None,
     tags: Mapping[str, str] | None = None,
 ) -> RegistrationResult:
@@ -392,7 +411,7 @@ def log_training(
                 mlflow.get_tracking_uri(),
                 tracking_uri,
             )
-        return _log_into_active_run(result, model_name, alias, margin, tags)
+        return _log_into_active_run(result, model_name, alias, margin, require_baseline_win, tags)
 
     if not experiment_name or artifact_location is None:
         raise ValueError(
@@ -404,7 +423,9 @@ def log_training(
             mlflow.get_tracking_uri(), experiment_name, artifact_location
         )
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name):
-            return _log_into_active_run(result, model_name, alias, margin, tags)
+            return _log_into_active_run(
+                result, model_name, alias, margin, require_baseline_win, tags
+            )
 
 
 def _log_into_active_run(
@@ -412,6 +433,7 @@ def _log_into_active_run(
     model_name: str,
     alias: str,
     margin: float,
+    require_baseline_win: bool,
     tags: Mapping[str, str] | None,
 ) -> RegistrationResult:
     import mlflow
@@ -485,6 +507,8 @@ def _log_into_active_run(
             pyfunc_predict_fn="predict_proba",
             registered_model_name=model_name,
         )
+    if info.registered_model_version is None:
+        raise RuntimeError(f"MLflow did not register {info.model_uri} as a version of {model_name}")
     version = str(info.registered_model_version)
 
     tracking_uri, registry_uri = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
@@ -499,7 +523,9 @@ def _log_into_active_run(
                 result.y_valid, positive_proba(champion, result.X_valid)
             )["roc_auc"]
         except Exception as exc:  # e.g. the feature set changed since the champion was trained
-            logger.warning("champion v%s could not score the new validation data: %s", previous, exc)
+            logger.warning(
+                "champion v%s could not score the new validation data: %s", previous, exc
+            )
             champion_error = f"{type(exc).__name__}: {exc}"
     candidate_auc = result.candidate_metrics["roc_auc"]
     decision = decide_champion(
@@ -509,6 +535,7 @@ def _log_into_active_run(
         champion_roc_auc=champion_auc,
         champion_error=champion_error,
         margin=margin,
+        require_baseline_win=require_baseline_win,
     )
     if decision.promote:
         client.set_registered_model_alias(model_name, alias, version)
@@ -523,7 +550,11 @@ def _log_into_active_run(
         "champion_margin": str(margin),
     }
     mlflow.set_tags({**decision_tags, "registered_model_version": version})
-    for key, value in {**decision_tags, "git_commit": commit or "unknown", "run_id": run_id}.items():
+    for key, value in {
+        **decision_tags,
+        "git_commit": commit or "unknown",
+        "run_id": run_id,
+    }.items():
         client.set_model_version_tag(model_name, version, key, value)
     client.update_model_version(model_name, version, description=decision.reason)
 

@@ -17,6 +17,16 @@ METRICS = dg.AssetKey(["ml", "model_metrics"])
 PREDICTIONS = dg.AssetKey(["ml", "flight_delay_predictions"])
 
 
+class ModelTrainingConfig(dg.Config):
+    """Launchpad settings of a training run."""
+
+    validation_fraction: float = 0.25
+    champion_margin: float = 0.002
+    # With no champion yet, the first model must beat the logistic-regression baseline. On a few
+    # days of data the baseline often wins; set False to bootstrap a champion anyway (demo, tests).
+    first_model_must_beat_baseline: bool = True
+
+
 def _read_features(warehouse: WarehouseResource):
     import polars as pl
 
@@ -48,7 +58,7 @@ def _read_features(warehouse: WarehouseResource):
     required_resource_keys={"mlflow", "warehouse"},
     pool=settings.WAREHOUSE_POOL,
 )
-def flight_delay_model(context: dg.AssetExecutionContext):
+def flight_delay_model(context: dg.AssetExecutionContext, config: ModelTrainingConfig):
     """Train, evaluate, log to MLflow, register, and write `ml.model_metrics`."""
     from ml.registry import log_training
     from ml.train import TrainConfig, train_and_evaluate
@@ -57,25 +67,25 @@ def flight_delay_model(context: dg.AssetExecutionContext):
     tracking = context.resources.mlflow
     features = _read_features(warehouse)
     try:
-        result = train_and_evaluate(features, TrainConfig())
-        registration = log_training(result, settings.REGISTERED_MODEL)
+        result = train_and_evaluate(
+            features, TrainConfig(validation_fraction=config.validation_fraction)
+        )
+        registration = log_training(
+            result,
+            settings.REGISTERED_MODEL,
+            margin=config.champion_margin,
+            require_baseline_win=config.first_model_must_beat_baseline,
+        )
     except Exception:
         tracking.end_run(status="FAILED")
         raise
 
-    trained_at = datetime.now(UTC).replace(tzinfo=None)
-    rows = [
-        (str(registration.version), metric, model, float(value), trained_at)
-        for model, metrics in result.metrics.items()
-        for metric, value in metrics.items()
-    ]
+    metrics = result.metrics_table(registration.version).to_arrow()
     with warehouse.connect() as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS ml")
-        con.execute(
-            "CREATE OR REPLACE TABLE ml.model_metrics (model_version VARCHAR, metric VARCHAR, "
-            "model VARCHAR, value DOUBLE, trained_at TIMESTAMP)"
-        )
-        con.executemany("INSERT INTO ml.model_metrics VALUES (?, ?, ?, ?, ?)", rows)
+        con.register("_metrics", metrics)
+        con.execute("CREATE OR REPLACE TABLE ml.model_metrics AS SELECT * FROM _metrics")
+        con.unregister("_metrics")
 
     candidate = result.metrics["candidate"]
     yield dg.MaterializeResult(
@@ -89,7 +99,7 @@ def flight_delay_model(context: dg.AssetExecutionContext):
         },
     )
     yield dg.MaterializeResult(
-        asset_key=METRICS, metadata={"dagster/row_count": dg.MetadataValue.int(len(rows))}
+        asset_key=METRICS, metadata={"dagster/row_count": dg.MetadataValue.int(metrics.num_rows)}
     )
 
 

@@ -21,7 +21,8 @@ def write_snapshot(con, snapshot_path: Path, tables: tuple[tuple[str, str], ...]
     temp_path = snapshot_path.with_name(f".{snapshot_path.name}.{os.getpid()}.tmp")
     temp_path.unlink(missing_ok=True)
     counts: dict[str, int] = {}
-    con.execute("ATTACH ? AS snapshot", [str(temp_path)])
+    quoted = str(temp_path).replace("'", "''")  # ATTACH takes no bound parameters
+    con.execute(f"ATTACH '{quoted}' AS snapshot")
     try:
         for schema, table in tables:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS snapshot.{schema}")

@@ -68,6 +68,7 @@ class Settings:
             "RUNWAY_WAREHOUSE": str(self.warehouse_path),
             "RUNWAY_SERVING_DIR": str(self.serving_dir),
             "MLFLOW_TRACKING_URI": self.mlflow_tracking_uri,
+            "MLFLOW_DISABLE_TELEMETRY": "true",
         }
 
 

@@ -116,5 +116,5 @@ def test_dashboard_module_boundaries(path):
 
 def test_every_page_file_is_registered_in_the_entrypoint():
     app = (DASHBOARDS_DIR / "app.py").read_text(encoding="utf-8")
-    for page in sorted((DASHBOARDS_DIR / "pages").glob("*.py")):
+    for page in sorted((DASHBOARDS_DIR / "views").glob("*.py")):
         assert f'"{page.name}"' in app, f"{page.name} is not in st.navigation"

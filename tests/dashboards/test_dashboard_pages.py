@@ -14,7 +14,7 @@ from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
 APP_PATH = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
-PAGES = ["pages/overview.py", "pages/carriers.py", "pages/delay_model.py"]
+PAGES = ["views/overview.py", "views/carriers.py", "views/delay_model.py"]
 
 
 def run_app(page: str | None = None) -> AppTest:
@@ -85,7 +85,7 @@ def test_app_opens_on_overview_with_kpis_from_the_snapshot(snapshot, frames):
 
 def test_overview_daily_trend_charts_match_the_snapshot(snapshot, frames):
     flights = frames[("marts", "flights")]
-    at = run_app("pages/overview.py")
+    at = run_app("views/overview.py")
 
     charts = chart_frames(at)
     assert len(charts) == 4  # flights, on-time share, delay, cancellations
@@ -104,7 +104,7 @@ def test_overview_daily_trend_charts_match_the_snapshot(snapshot, frames):
 def test_carriers_league_table_and_trend(snapshot, frames):
     flights = frames[("marts", "flights")]
     carriers = dict(frames[("marts", "carriers")].itertuples(index=False))
-    at = run_app("pages/carriers.py")
+    at = run_app("views/carriers.py")
 
     assert [t.value for t in at.title] == ["Carriers"]
     league = at.dataframe[0].value
@@ -158,7 +158,7 @@ def test_delay_model_page_shows_champion_metrics_and_predictions(snapshot, frame
     champion_version = predictions.sort_values("scored_at")["model_version"].iloc[-1]
     trained_version, expected = latest_trained_metrics(frames[("ml", "model_metrics")])
     assert champion_version == trained_version
-    at = run_app("pages/delay_model.py")
+    at = run_app("views/delay_model.py")
 
     assert [t.value for t in at.title] == ["Delay model"]
     shown = metrics(at)
@@ -194,7 +194,7 @@ def test_delay_model_page_when_latest_training_did_not_become_champion(publish_s
     older = predictions[predictions["model_version"] != trained_version]
     assert len(older) > 0
     publish_snapshot({**frames, ("ml", "flight_delay_predictions"): older})
-    at = run_app("pages/delay_model.py")
+    at = run_app("views/delay_model.py")
 
     shown = metrics(at)
     assert shown["Champion model version"] == older["model_version"].iloc[0]
@@ -221,5 +221,5 @@ def test_page_without_trained_model_says_so(publish_snapshot, frames):
         0:0
     ]
     publish_snapshot(empty_ml)
-    at = run_app("pages/delay_model.py")
+    at = run_app("views/delay_model.py")
     assert any("No trained model" in i.value for i in at.info)

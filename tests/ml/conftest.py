@@ -25,4 +25,4 @@ def _single_thread():
 def fast_config():
     from ml.train import TrainConfig
 
-    return TrainConfig(max_iter=80)
+    return TrainConfig(learning_rate=0.1, max_iter=80, min_samples_leaf=40)

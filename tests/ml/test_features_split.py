@@ -74,7 +74,9 @@ def test_labels_exclude_cancelled_flights(features):
     assert features["is_departure_delayed_15"].null_count() > 0
     rows = labelled(features)
     y = to_label(rows)
-    assert len(y) == rows.height == features.height - features["is_departure_delayed_15"].null_count()
+    assert (
+        len(y) == rows.height == features.height - features["is_departure_delayed_15"].null_count()
+    )
     assert set(np.unique(y)) == {0, 1}
     with pytest.raises(ValueError, match="NULL"):
         to_label(features)

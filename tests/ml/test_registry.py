@@ -9,7 +9,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from ml.predict import score
@@ -93,7 +92,7 @@ def story(store, features, fast_config):
     reg_identical = log(train_and_evaluate(features, fast_config))
 
     worse = train_and_evaluate(
-        features, TrainConfig(max_iter=3, max_leaf_nodes=2, learning_rate=0.05)
+        features, TrainConfig(max_iter=3, max_leaf_nodes=2, learning_rate=0.05, min_samples_leaf=40)
     )
     experiment_id = ensure_experiment(store.uri, EXPERIMENT, store.artifacts)
     mlflow.set_tracking_uri(store.uri)  # as the orchestration's mlflow resource does
@@ -208,6 +207,7 @@ def test_no_network_access(story, store):
 def test_load_champion_returns_a_pipeline_that_scores(story, store, features):
     pipeline, version = load_champion(store.uri, MODEL)
     assert version == "1"
+    assert list(store.cwd.iterdir()) == []  # no ./mlflow.db from MLflow's default URIs
     scored = score(pipeline, features)
     expected = score(story.first.pipeline, features)
     np.testing.assert_allclose(
@@ -219,6 +219,8 @@ def test_load_champion_returns_a_pipeline_that_scores(story, store, features):
 def test_load_champion_without_one_is_a_clear_error(story, store):
     with pytest.raises(NoChampionError, match="no version of registered model 'nope'"):
         load_champion(store.uri, "nope")
+    with pytest.raises(NoChampionError, match="alias 'gold'"):
+        load_champion(store.uri, MODEL, alias="gold")
 
 
 def test_served_model_predicts_probabilities_on_raw_columns(story, store, monkeypatch):
@@ -234,6 +236,7 @@ def test_served_model_predicts_probabilities_on_raw_columns(story, store, monkey
     raw = story.first.X_valid.head(3).copy()
     raw.loc[raw.index[0], "carrier_code"] = "ZZ"  # unseen
     raw.loc[raw.index[1], "plane_year"] = np.nan
+    raw.loc[raw.index[2], "dest_airport_code"] = np.nan
     proba = np.asarray(served.predict(raw))
     assert proba.shape == (3, 2)
     np.testing.assert_allclose(proba, story.first.pipeline.predict_proba(raw))
@@ -255,8 +258,27 @@ def test_log_training_needs_a_run_or_an_experiment(story):
     [
         (dict(baseline_roc_auc=0.70), True, "logistic_regression"),
         (dict(baseline_roc_auc=0.75), False, "logistic_regression"),
-        (dict(baseline_roc_auc=0.7, champion_version="4", champion_roc_auc=0.7), True, "champion:v4"),
-        (dict(baseline_roc_auc=0.7, champion_version="4", champion_roc_auc=0.7495), False, "champion:v4"),
+        (dict(baseline_roc_auc=0.80, require_baseline_win=False), True, "logistic_regression"),
+        (
+            dict(
+                baseline_roc_auc=0.7,
+                champion_version="4",
+                champion_roc_auc=0.7495,
+                require_baseline_win=False,
+            ),
+            False,
+            "champion:v4",
+        ),
+        (
+            dict(baseline_roc_auc=0.7, champion_version="4", champion_roc_auc=0.7),
+            True,
+            "champion:v4",
+        ),
+        (
+            dict(baseline_roc_auc=0.7, champion_version="4", champion_roc_auc=0.7495),
+            False,
+            "champion:v4",
+        ),
         (
             dict(baseline_roc_auc=0.7, champion_version="4", champion_error="KeyError: 'x'"),
             True,
@@ -277,5 +299,10 @@ def test_undefined_roc_auc_never_promotes():
     ).promote
 
 
-def test_pandas_input_example_types(story):
-    assert isinstance(story.first.X_valid, pd.DataFrame)
+def test_git_commit_tolerates_no_repository_and_no_git(tmp_path, monkeypatch):
+    import ml.registry
+
+    monkeypatch.setattr(ml.registry, "REPO_ROOT", tmp_path)
+    assert ml.registry.git_commit() is None
+    monkeypatch.setenv("PATH", str(tmp_path))  # no git executable at all
+    assert ml.registry.git_commit() is None
