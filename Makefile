@@ -46,7 +46,7 @@ $(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
 install: .venv/.installed $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml ## install locked deps, prepare the dbt manifest
 
 run: install ## seed data/landing, materialize the whole graph for 2013, print where to look
-	$(RUN) python -m seed --until $(END)
+	$(RUN) python -m orchestration.seed --until $(END)
 	$(MAKE) --no-print-directory materialize
 	$(RUN) python -m orchestration.summary
 

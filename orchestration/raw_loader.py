@@ -188,7 +188,8 @@ def load_daily(
         shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
         raise LandingFileError(
             f"{len(missing)} day(s) of {table} not delivered to {landing_dir / table}: {shown}. "
-            "Seed them first (`uv run python -m seed`) or materialize only delivered days."
+            "Seed them first (`uv run python -m orchestration.seed`) or materialize only "
+            "delivered days."
         )
     report = LoadReport(table=f"raw.{table}")
     ensure_raw_table(con, table)
@@ -222,7 +223,8 @@ def load_reference(con: duckdb.DuckDBPyConnection, landing_dir: Path, table: str
     path = reference_file(landing_dir, table)
     if path is None:
         raise LandingFileError(
-            f"{table}.csv not delivered to {landing_dir}. Seed it first (`uv run python -m seed`)."
+            f"{table}.csv not delivered to {landing_dir}. "
+            "Seed it first (`uv run python -m orchestration.seed`)."
         )
     relative = path.relative_to(landing_dir).as_posix()
     batch = _read_file(con, path, REFERENCE_TABLES[table], relative)

@@ -45,7 +45,11 @@ def main() -> int:
         if metrics:
             version = metrics[0][2]
             shown = ", ".join(f"{model} {value:.3f}" for model, value, _ in metrics)
-            print(f"delay model v{version}, validation ROC AUC: {shown}\n")
+            print(f"latest delay model v{version}, validation ROC AUC: {shown}")
+        champions = con.execute(
+            "SELECT DISTINCT model_version FROM ml.flight_delay_predictions"
+        ).fetchall()
+        print(f"predictions scored by champion v{', v'.join(v for (v,) in champions)}\n")
     finally:
         con.close()
     print(NEXT_STEPS)

@@ -57,7 +57,7 @@ def test_whole_graph_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("RUNWAY_DATA_DIR", str(data_dir))
     from orchestration.definitions import defs
-    from seed.landing import seed_landing
+    from orchestration.seed.landing import seed_landing
 
     current = settings.load()
     seed_landing(current.landing_dir, days=DAYS, progress=False)

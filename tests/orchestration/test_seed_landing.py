@@ -1,4 +1,4 @@
-"""Tests of the landing-zone seeder (``seed.landing`` and ``python -m seed``) on a few days."""
+"""Tests of the landing-zone seeder (``orchestration.seed``, library and CLI) on a few days."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.seed.__main__ import main
+from orchestration.seed.landing import data_dir, seed_landing
 from orchestration.settings import REPO_ROOT
-from seed.__main__ import main
-from seed.landing import data_dir, seed_landing
 
 START = date(2013, 1, 1)
 DAYS = [START + timedelta(days=i) for i in range(3)]
@@ -205,7 +205,7 @@ def test_cli_seeds_default_landing_dir(tmp_path, capsys, monkeypatch):
     for name in ("RUNWAY_START_DATE", "RUNWAY_END_DATE"):
         monkeypatch.delenv(name, raising=False)
     env = {**os.environ, "RUNWAY_DATA_DIR": str(tmp_path)}
-    command = [sys.executable, "-m", "seed", "--days", "2", "--quiet"]
+    command = [sys.executable, "-m", "orchestration.seed", "--days", "2", "--quiet"]
     result = subprocess.run(
         command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True
     )
