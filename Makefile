@@ -72,7 +72,7 @@ test: install lint ## install, lint, run the test suite
 dev: install ## dagster dev (127.0.0.1:3000) + Streamlit (127.0.0.1:8501) together
 	trap 'kill 0' EXIT; \
 	$(RUN) streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true --browser.gatherUsageStats false & \
-	$(DAGSTER) dev $(DEFS) -h 127.0.0.1 -p 3000
+	$(DAGSTER) dev -h 127.0.0.1 -p 3000
 
 dashboard: .venv/.installed ## only the Streamlit app on 127.0.0.1:8501
 	$(RUN) streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true --browser.gatherUsageStats false
