@@ -13,6 +13,7 @@ export DAGSTER_HOME ?= $(RUNWAY_DATA_DIR)/dagster_home
 export UV_LINK_MODE ?= copy
 export DO_NOT_TRACK := 1
 export MLFLOW_DISABLE_TELEMETRY := true
+export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 START ?= 2013-01-01
 END ?= 2013-12-31
 DAGSTER := $(RUN) dagster
@@ -50,10 +51,8 @@ run: install ## seed data/landing, materialize the whole graph for 2013, print w
 	$(MAKE) --no-print-directory materialize
 	$(RUN) python -m orchestration.summary
 
-materialize: install ## materialize every asset (daily assets over START...END) without seeding
-	$(DAGSTER) asset materialize $(DEFS) --select 'group:raw and not key:"raw/flights" and not key:"raw/weather"'
-	$(DAGSTER) asset materialize $(DEFS) --select 'key:"raw/flights" or key:"raw/weather"' --partition-range $(START)...$(END)
-	$(DAGSTER) asset materialize $(DEFS) --select 'not group:raw'
+materialize: install ## materialize every asset in one run (daily assets over START...END)
+	$(RUN) python -m orchestration.materialize --start $(START) --end $(END)
 
 summary: ## print row counts, the model's headline metric and the next commands
 	$(RUN) python -m orchestration.summary

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -27,8 +29,6 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        from pathlib import Path
-
         path = self.resolved_path()
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(path)
@@ -83,4 +83,9 @@ def mlflow_tracking(init_context: dg.InitResourceContext):
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=runway_dbt_project)
+    # The dbt beside this interpreter, so that a run works without the venv on PATH.
+    local_dbt = Path(sys.executable).with_name("dbt")
+    return DbtCliResource(
+        project_dir=runway_dbt_project,
+        dbt_executable=str(local_dbt) if local_dbt.exists() else "dbt",
+    )
