@@ -21,7 +21,7 @@ DEFS := -m orchestration.definitions
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.yaml' -o -name '*.csv' \) -print 2>/dev/null)
 
-.PHONY: help install run materialize summary test lint format dev dashboard mlflow clean
+.PHONY: help install run materialize summary test lint format dev dashboard mlflow serve clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -78,6 +78,13 @@ dashboard: .venv/.installed ## only the Streamlit app on 127.0.0.1:8501
 
 mlflow: .venv/.installed ## MLflow UI on 127.0.0.1:5000 over data/mlflow
 	$(RUN) mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri sqlite:///$(RUNWAY_DATA_DIR)/mlflow/mlflow.db
+
+SERVE_PORT ?= 5001
+
+serve: .venv/.installed ## MLflow model server for models:/flight_delay@champion on 127.0.0.1:$(SERVE_PORT)
+	MLFLOW_TRACKING_URI="$$($(RUN) python -c 'from orchestration import settings; print(settings.load().mlflow_tracking_uri)')" \
+	MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true \
+	$(RUN) mlflow models serve -m models:/flight_delay@champion --env-manager local -h 127.0.0.1 -p $(SERVE_PORT)
 
 clean: ## delete runtime state (data/*) and build output, keep the installed venv
 	find data -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

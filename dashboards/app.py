@@ -1,7 +1,8 @@
 """Runway dashboards: the Streamlit entrypoint (`streamlit run dashboards/app.py`).
 
 One file per page in `dashboards/views/`; pages only lay out and get their data from
-`dashboards.data`, which reads only the serving snapshot.
+`dashboards.data`, which reads only the serving snapshot. The sidebar filters are drawn here,
+before the page, so that they keep their state when the user switches pages.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboards import data, ui
+from dashboards import data, filters, ui
 
 PAGES_DIR = Path(__file__).resolve().parent / "views"
 
@@ -22,10 +23,23 @@ pages = {
             PAGES_DIR / "overview.py", title="Overview", icon=":material/dashboard:", default=True
         ),
         st.Page(PAGES_DIR / "carriers.py", title="Carriers", icon=":material/flight:"),
+        st.Page(
+            PAGES_DIR / "airports_routes.py",
+            title="Airports & routes",
+            icon=":material/travel_explore:",
+        ),
+        st.Page(PAGES_DIR / "weather.py", title="Weather", icon=":material/thunderstorm:"),
     ],
     "Model": [
         st.Page(
             PAGES_DIR / "delay_model.py", title="Delay model", icon=":material/model_training:"
+        ),
+    ],
+    "Operations": [
+        st.Page(
+            PAGES_DIR / "pipeline_health.py",
+            title="Pipeline health",
+            icon=":material/monitor_heart:",
         ),
     ],
 }
@@ -37,5 +51,6 @@ with st.sidebar:
         st.caption("No serving snapshot yet.")
     else:
         st.caption(f"Snapshot published {ui.fmt_timestamp(version.published_at)} UTC")
+filters.sidebar()
 
 page.run()

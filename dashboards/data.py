@@ -8,20 +8,39 @@ Rules (see docs/architecture.md, "Serving snapshot"):
 - Every query is a file ``dashboards/queries/<name>.sql``: a plain ``SELECT`` named for the
   result it returns, usable unchanged as an Evidence source query.
 - Results are cached with ``st.cache_data`` keyed on the snapshot file's identity (inode, mtime,
-  size), so a newly published snapshot is picked up on the next rerun without clearing caches.
+  size) and the query's parameters, so a newly published snapshot is picked up on the next rerun
+  without clearing caches.
 
-Pages call ``load("<name>")`` and get a pandas DataFrame; when there is no snapshot yet, it shows an
-``st.info`` telling the user to run ``make run`` and stops the page. ``query("<name>")`` is the
-same without the UI: it raises ``SnapshotUnavailable``.
+Filters (date range, carriers, origins) and other user choices are **bound parameters**, never
+pasted into SQL. Evidence runs a source query as it is, without parameters, so a query file cannot
+contain ``?`` or ``$name`` placeholders. Instead a query reads its optional parameters as DuckDB
+variables: ``getvariable('start_date')`` is NULL when unset, and every filter is written
+``(getvariable('x') is null or <condition on getvariable('x')>)``. Run by Evidence, nothing is set
+and the query returns everything; run by the app, ``run_sql`` first binds each value on the
+query's own connection with ``SET VARIABLE <name> = ?`` (the value as a prepared-statement
+parameter; the name must be one of ``PARAMETERS``). DuckDB folds ``getvariable`` into a constant
+when it binds the query, so the filters still prune row groups like literal ones. One file per
+result, the same text for both tools, no templating. ``query_parameters(name)`` lists the
+variables a file reads; parameters a query does not read are ignored (and not part of its cache
+key).
+
+Pages call ``load("<name>", params)`` and get a pandas DataFrame. When there is no snapshot yet,
+it shows an ``st.info`` saying what to run and stops the page; when the snapshot lacks a table
+the query needs (one published by an older pipeline), it says which and stops the page, or, with
+``optional_load``, returns None so the rest of the page still renders. ``query("<name>")`` is the
+same without the UI: it raises ``SnapshotUnavailable`` (``TableMissing`` for a missing table).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -33,6 +52,44 @@ QUERIES_DIR: Path = settings.DASHBOARD_QUERIES_DIR
 
 MISSING_SNAPSHOT_HINT = "Run `make run` to build the pipeline and publish the snapshot."
 
+# The only names a query may read with getvariable(), and the Python types their values take.
+PARAMETERS: dict[str, tuple[type, ...]] = {
+    "start_date": (date,),
+    "end_date": (date,),
+    "carriers": (list, tuple),
+    "origins": (list, tuple),
+    "period": (str,),
+}
+PERIODS = ("day", "week", "month")
+
+# Which queries each page runs (for the latency benchmark and the docs).
+PAGE_QUERIES: dict[str, tuple[str, ...]] = {
+    "Overview": ("filter_options", "kpis", "daily_flights"),
+    "Carriers": ("filter_options", "carrier_league", "carrier_on_time"),
+    "Airports & routes": ("filter_options", "origin_airports", "routes"),
+    "Weather": ("filter_options", "weather_delay_impact"),
+    "Delay model": (
+        "filter_options",
+        "champion_model",
+        "model_metrics",
+        "model_calibration",
+        "feature_importance",
+        "predictions_vs_actuals",
+        "model_monitoring",
+        "routes",  # the score-a-flight form: destinations and route distances
+    ),
+    "Pipeline health": (
+        "filter_options",
+        "asset_status",
+        "load_audit_summary",
+        "rejected_rows",
+        "quarantined_files",
+    ),
+}
+
+_TABLE_REFERENCE = re.compile(r"\b(raw|staging|intermediate|marts|ml|meta)\.(\w+)", re.IGNORECASE)
+_VARIABLE_REFERENCE = re.compile(r"getvariable\(\s*'(\w+)'\s*\)", re.IGNORECASE)
+
 # DuckDB shares one database instance per file path inside a process. Serialising our (short,
 # cached) queries guarantees the previous connection is closed before the next one opens, so a
 # connection always opens the file currently at the path, never an instance of a replaced file.
@@ -41,6 +98,18 @@ _CONNECT_LOCK = threading.Lock()
 
 class SnapshotUnavailable(RuntimeError):
     """The serving snapshot is missing (or lacks a table a query needs)."""
+
+
+class TableMissing(SnapshotUnavailable):
+    """The serving snapshot exists but lacks tables a query needs (an older pipeline wrote it)."""
+
+    def __init__(self, tables: list[str], path: Path | str) -> None:
+        self.tables = tables
+        names = ", ".join(f"`{t}`" for t in tables)
+        super().__init__(
+            f"The serving snapshot has no {names} table yet: it was published by an older "
+            f"version of the pipeline. Run `make run` to publish a new snapshot ({path})."
+        )
 
 
 @dataclass(frozen=True)
@@ -88,8 +157,57 @@ def query_sql(name: str) -> str:
     return (QUERIES_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
-def run_sql(sql: str, path: Path | str) -> pd.DataFrame:
-    """Run ``sql`` on the snapshot at ``path`` with a connection that lives for this call only."""
+def _without_comments(sql: str) -> str:
+    return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+
+
+def required_tables(sql: str) -> set[str]:
+    """The snapshot tables (``schema.table``) that ``sql`` reads."""
+    return {
+        f"{schema.lower()}.{table.lower()}"
+        for schema, table in _TABLE_REFERENCE.findall(_without_comments(sql))
+    }
+
+
+def sql_parameters(sql: str) -> set[str]:
+    """The variables (``getvariable('name')``) that ``sql`` reads."""
+    return {name.lower() for name in _VARIABLE_REFERENCE.findall(_without_comments(sql))}
+
+
+def query_parameters(name: str) -> set[str]:
+    """The parameters query ``name`` accepts."""
+    return sql_parameters(query_sql(name))
+
+
+def _check_parameter(name: str, value: Any) -> None:
+    if name not in PARAMETERS:
+        raise ValueError(f"unknown query parameter {name!r}; known: {sorted(PARAMETERS)}")
+    if value is not None and not isinstance(value, PARAMETERS[name]):
+        raise TypeError(f"parameter {name!r} must be {PARAMETERS[name]}, got {type(value)}")
+    if name == "period" and value is not None and value not in PERIODS:
+        raise ValueError(f"period must be one of {PERIODS}, got {value!r}")
+
+
+def _bind_variables(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any]) -> None:
+    for name, value in params.items():
+        _check_parameter(name, value)
+        if value is None:
+            continue
+        if isinstance(value, list | tuple):
+            if not value:
+                continue  # an empty selection means "no filter"
+            value = [str(v) for v in value]
+        # The name is one of PARAMETERS (checked above); only the value comes from the user,
+        # and it travels as a bound parameter.
+        con.execute(f"SET VARIABLE {name} = ?", [value])
+
+
+def run_sql(sql: str, path: Path | str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Run ``sql`` on the snapshot at ``path`` with a connection that lives for this call only.
+
+    ``params`` are bound as DuckDB variables first (see the module docstring); None values and
+    empty lists mean "no filter".
+    """
     if not os.path.exists(path):
         raise SnapshotUnavailable(missing_snapshot_message(path))
     with _CONNECT_LOCK:
@@ -101,6 +219,7 @@ def run_sql(sql: str, path: Path | str) -> pd.DataFrame:
             # removed between the check and the open
             raise SnapshotUnavailable(missing_snapshot_message(path)) from exc
         try:
+            _bind_variables(con, params or {})
             return con.execute(sql).df()
         except duckdb.CatalogException as exc:
             raise SnapshotUnavailable(
@@ -111,31 +230,92 @@ def run_sql(sql: str, path: Path | str) -> pd.DataFrame:
             con.close()
 
 
-@st.cache_data(show_spinner=False, max_entries=128)
-def _cached_query(name: str, path: str, inode: int, mtime_ns: int, size: int) -> pd.DataFrame:
+_TABLES_SQL = "select schema_name || '.' || table_name as name from duckdb_tables()"
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cached_tables(path: str, inode: int, mtime_ns: int, size: int) -> frozenset[str]:
+    return frozenset(run_sql(_TABLES_SQL, path)["name"].str.lower())
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _cached_query(
+    name: str,
+    path: str,
+    inode: int,
+    mtime_ns: int,
+    size: int,
+    params: tuple[tuple[str, Any], ...],
+) -> pd.DataFrame:
     # inode/mtime_ns/size are only the cache key: a replaced snapshot gives a new key.
-    return run_sql(query_sql(name), path)
+    return run_sql(query_sql(name), path, dict(params))
 
 
-def query(name: str) -> pd.DataFrame:
-    """Result of ``queries/<name>.sql`` on the current snapshot (cached per snapshot version).
-
-    Raises ``SnapshotUnavailable`` when no snapshot has been published yet.
-    """
+def _current_version() -> SnapshotVersion:
     version = snapshot_version()
     if version is None:
         raise SnapshotUnavailable(missing_snapshot_message())
-    return _cached_query(name, version.path, version.inode, version.mtime_ns, version.size)
+    return version
 
 
-def load(name: str) -> pd.DataFrame:
-    """For pages: ``query(name)``; when the snapshot is unavailable, say how to get one and stop.
+def snapshot_tables() -> frozenset[str]:
+    """``schema.table`` of every table in the current snapshot (cached per snapshot version)."""
+    version = _current_version()
+    return _cached_tables(version.path, version.inode, version.mtime_ns, version.size)
 
-    Pages handle this themselves (not only the entrypoint) because Streamlit can run a file of
-    a page file on its own (``AppTest.switch_page``).
+
+def _cache_params(name: str, params: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+    """The parameters query ``name`` reads, normalised into a hashable, ordered cache key."""
+    accepted = query_parameters(name)
+    normalised = []
+    for key, value in sorted((params or {}).items()):
+        _check_parameter(key, value)
+        if key not in accepted or value is None:
+            continue
+        if isinstance(value, list | tuple):
+            if not value:
+                continue
+            value = tuple(sorted(str(v) for v in value))
+        normalised.append((key, value))
+    return tuple(normalised)
+
+
+def query(name: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Result of ``queries/<name>.sql`` on the current snapshot (cached per snapshot version).
+
+    Raises ``SnapshotUnavailable`` when no snapshot has been published yet and ``TableMissing``
+    when the snapshot lacks a table the query reads.
+    """
+    key = _cache_params(name, params)
+    version = _current_version()
+    present = _cached_tables(version.path, version.inode, version.mtime_ns, version.size)
+    missing = sorted(required_tables(query_sql(name)) - present)
+    if missing:
+        raise TableMissing(missing, version.path)
+    return _cached_query(name, version.path, version.inode, version.mtime_ns, version.size, key)
+
+
+def load(name: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """For pages: ``query(name, params)``; when it is unavailable, say what to run and stop.
+
+    Pages handle this themselves (not only the entrypoint) so that every page explains itself.
     """
     try:
-        return query(name)
+        return query(name, params)
+    except SnapshotUnavailable as exc:
+        st.info(str(exc), icon=":material/info:")
+        st.stop()
+
+
+def optional_load(name: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame | None:
+    """For one section of a page: ``query(name, params)``, or None after an ``st.info`` saying
+    which table the snapshot lacks; the rest of the page goes on. No snapshot at all still stops
+    the page."""
+    try:
+        return query(name, params)
+    except TableMissing as exc:
+        st.info(str(exc), icon=":material/info:")
+        return None
     except SnapshotUnavailable as exc:
         st.info(str(exc), icon=":material/info:")
         st.stop()
@@ -144,3 +324,4 @@ def load(name: str) -> pd.DataFrame:
 def clear_cache() -> None:
     """Drop every cached query result (tests; a manual refresh)."""
     _cached_query.clear()
+    _cached_tables.clear()

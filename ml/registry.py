@@ -3,7 +3,8 @@
 - `ensure_experiment`: create the experiment with an explicit artifact location (never relative to
   the current directory) and return its id.
 - `log_training`: log a `TrainingResult` (params, metrics of the candidate and both baselines,
-  feature list, data window, git commit) into the active MLflow run (or a new one), log the
+  feature list, data window, git commit, calibration table and permutation importance as JSON,
+  ROC / calibration / importance plots as PNG) into the active MLflow run (or a new one), log the
   pipeline with `mlflow.sklearn.log_model`, register it as a new version, and decide whether the
   `champion` alias moves to it.
 - `load_champion` / `load_version`: the registered sklearn pipeline, ready to `predict_proba`.
@@ -17,8 +18,14 @@ An undefined roc_auc (single-class validation set) never promotes. The decision 
 are tags on the run and on the model version.
 
 Models are stored in the skops format. Loading is done here (not with `mlflow.sklearn.load_model`,
-which refuses unless MLFLOW_ALLOW_PICKLE_DESERIALIZATION is set) and only accepts scikit-learn and
-numpy types. mlflow is imported inside the functions, so `import ml.registry` is cheap.
+which trusts the type list stored in the model itself and, depending on the MLflow version, refuses
+unless MLFLOW_ALLOW_PICKLE_DESERIALIZATION is true) and only accepts scikit-learn and numpy types.
+mlflow is imported inside the functions, so `import ml.registry` is cheap.
+
+The logged signature declares every feature column as required (NULL values are allowed): the
+model server then answers a request that lacks a column with a 400 naming it ("Model is missing
+inputs ['carrier_code']") and one with a non-numeric value in a numeric column with a 400 naming
+that column. The pyfunc flavour returns `predict_proba`, shape (n, 2): column 1 is P(late).
 """
 
 from __future__ import annotations
@@ -465,6 +472,7 @@ def _log_into_active_run(
             "train_rows": result.split.train_rows,
             "valid_rows": result.split.valid_rows,
             "fit_seconds": result.fit_seconds,
+            "evaluate_seconds": result.evaluate_seconds,
         }
     )
     commit = git_commit()
@@ -487,11 +495,12 @@ def _log_into_active_run(
         },
         "features.json",
     )
+    _log_evaluation(result)
 
     signature = ModelSignature(
         inputs=Schema(
-            [ColSpec("string", c, required=False) for c in CATEGORICAL_FEATURES]
-            + [ColSpec("double", c, required=False) for c in NUMERIC_FEATURES]
+            [ColSpec("string", c, required=True) for c in CATEGORICAL_FEATURES]
+            + [ColSpec("double", c, required=True) for c in NUMERIC_FEATURES]
         ),
         outputs=Schema([TensorSpec(type=_float64(), shape=(-1, 2), name="proba")]),
     )
@@ -570,6 +579,39 @@ def _log_into_active_run(
         reference_roc_auc=decision.reference_roc_auc,
         previous_champion_version=previous,
     )
+
+
+def _log_evaluation(result: TrainingResult) -> None:
+    """Calibration table, permutation importance (JSON) and the three plots (PNG)."""
+    import mlflow
+
+    from ml.plots import calibration_figure, importance_figure, roc_figure
+
+    mlflow.log_dict({"bins": _json_rows(result.calibration)}, "evaluation/calibration.json")
+    mlflow.log_dict(
+        {
+            "scoring": "roc_auc drop",
+            "rows": int(min(result.config.importance_max_rows, len(result.y_valid))),
+            "repeats": result.config.importance_repeats,
+            "features": _json_rows(result.importance),
+        },
+        "evaluation/feature_importance.json",
+    )
+    figures = {
+        "plots/roc.png": roc_figure(result.y_valid, result.valid_proba),
+        "plots/calibration.png": calibration_figure(result.calibration),
+        "plots/feature_importance.png": importance_figure(result.importance),
+    }
+    for artifact_file, figure in figures.items():
+        mlflow.log_figure(figure, artifact_file)
+
+
+def _json_rows(table: Any) -> list[dict[str, Any]]:
+    """Rows of a polars frame as JSON-safe dicts (NaN and inf become None)."""
+    return [
+        {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
+        for row in table.to_dicts()
+    ]
 
 
 def _float64() -> Any:

@@ -3,7 +3,8 @@
 Never random across time: every training date is strictly before every validation date. By
 default the validation set is the last `validation_fraction` of the distinct dates (at least one
 date, and at least one date is left for training), so it works on three days as well as on a year.
-An explicit `validation_start` date overrides the fraction.
+An explicit `validation_start` date overrides the fraction. `train_start` / `validation_end`
+(inclusive) first restrict the data to a window, e.g. to train on Jan-Jun and validate on July.
 """
 
 from __future__ import annotations
@@ -71,11 +72,23 @@ def time_split(
     frame: pl.DataFrame,
     validation_fraction: float = 0.25,
     validation_start: date | None = None,
+    train_start: date | None = None,
+    validation_end: date | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, TimeSplit]:
-    """Split `frame` on `flight_date` into (train, validation, windows)."""
+    """Split `frame` on `flight_date` into (train, validation, windows).
+
+    Rows before `train_start` or after `validation_end` (both inclusive bounds, None: no bound)
+    are left out of both sets.
+    """
     frame = with_date_column(frame)
     if frame.get_column(DATE_COLUMN).null_count():
         raise ValueError(f"{DATE_COLUMN} has NULL values; cannot split on time")
+    if train_start is not None and validation_end is not None and train_start > validation_end:
+        raise ValueError(f"train_start {train_start} is after validation_end {validation_end}")
+    if train_start is not None:
+        frame = frame.filter(pl.col(DATE_COLUMN) >= train_start)
+    if validation_end is not None:
+        frame = frame.filter(pl.col(DATE_COLUMN) <= validation_end)
     cut = validation_start_date(
         frame.get_column(DATE_COLUMN).unique().to_list(), validation_fraction, validation_start
     )

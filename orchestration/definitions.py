@@ -1,15 +1,23 @@
-"""The Runway code location: wires assets, resources and the executor. Nothing else lives here."""
+"""The Runway code location: wires assets, checks, sensors, resources and the executor.
+
+Each stage module exports its own lists; nothing else lives here.
+"""
 
 import dagster as dg
 
-from orchestration.ingest import ingest_assets
-from orchestration.ml_assets import ml_assets
-from orchestration.publish import warehouse_snapshot
+from orchestration import automation, ingest, ml_assets, publish, transform
 from orchestration.resources import WarehouseResource, dbt_resource, mlflow_tracking
-from orchestration.transform import runway_dbt_models
 
 defs = dg.Definitions(
-    assets=[*ingest_assets, runway_dbt_models, *ml_assets, warehouse_snapshot],
+    assets=[
+        *ingest.ingest_assets,
+        *transform.transform_assets,
+        *ml_assets.ml_assets,
+        *publish.publish_assets,
+    ],
+    asset_checks=[*ingest.ingest_checks, *ml_assets.ml_checks, *publish.publish_checks],
+    sensors=[*automation.sensors],
+    schedules=[*automation.schedules],
     resources={
         "warehouse": WarehouseResource(),
         "dbt": dbt_resource(),

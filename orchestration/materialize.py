@@ -26,7 +26,7 @@ def materialize_all(
     from orchestration.definitions import defs
 
     return dg.materialize(
-        assets=list(defs.assets),
+        assets=[*defs.assets, *defs.asset_checks],
         resources=defs.resources,
         selection=selection,
         instance=instance,
@@ -34,7 +34,11 @@ def materialize_all(
             "dagster/asset_partition_range_start": start.isoformat(),
             "dagster/asset_partition_range_end": end.isoformat(),
         },
-        run_config=run_config,
+        # The console logger at INFO: DEBUG prints one event per partition per asset.
+        run_config={
+            "loggers": {"console": {"config": {"log_level": "INFO"}}},
+            **(run_config or {}),
+        },
         raise_on_error=False,
     )
 

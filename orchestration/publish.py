@@ -7,16 +7,23 @@ half of one.
 """
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from orchestration import settings
 from orchestration.resources import WarehouseResource
 
 
-def write_snapshot(con, snapshot_path: Path, tables: tuple[tuple[str, str], ...]) -> dict[str, int]:
-    """Copy `tables` from the open warehouse connection into a new file at `snapshot_path`."""
+def write_snapshot(
+    con, snapshot_path: Path, tables: tuple[tuple[str, str], ...], before_swap=None
+) -> dict[str, int]:
+    """Copy `tables` from the open warehouse connection into a new file at `snapshot_path`.
+
+    `before_swap(temp_path)` may add to the new file before it replaces the published one.
+    """
     snapshot_path.parent.mkdir(parents=True, exist_ok=True)
     temp_path = snapshot_path.with_name(f".{snapshot_path.name}.{os.getpid()}.tmp")
     temp_path.unlink(missing_ok=True)
@@ -24,7 +31,16 @@ def write_snapshot(con, snapshot_path: Path, tables: tuple[tuple[str, str], ...]
     quoted = str(temp_path).replace("'", "''")  # ATTACH takes no bound parameters
     con.execute(f"ATTACH '{quoted}' AS snapshot")
     try:
+        existing = set(
+            con.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables "
+                "WHERE table_catalog = current_database()"
+            ).fetchall()
+        )
         for schema, table in tables:
+            if (schema, table) not in existing:
+                # e.g. raw.quarantined_files before any file was quarantined: readers say so.
+                continue
             con.execute(f"CREATE SCHEMA IF NOT EXISTS snapshot.{schema}")
             con.execute(f"CREATE TABLE snapshot.{schema}.{table} AS SELECT * FROM {schema}.{table}")
             counts[f"{schema}.{table}"] = con.execute(
@@ -32,14 +48,74 @@ def write_snapshot(con, snapshot_path: Path, tables: tuple[tuple[str, str], ...]
             ).fetchone()[0]
     finally:
         con.execute("DETACH snapshot")
+    if before_swap is not None:
+        before_swap(temp_path)
     os.replace(temp_path, snapshot_path)
     return counts
+
+
+def asset_status_rows(context: dg.AssetExecutionContext) -> list[tuple]:
+    """One row per asset of this code location: its latest materialization and failing checks.
+
+    Read from the Dagster instance (not the warehouse), so the dashboards' Pipeline health page can
+    show it without touching Dagster's storage.
+    """
+    asset_graph = context.job_def.asset_layer.asset_graph
+    keys = [
+        key for key in asset_graph.get_all_asset_keys() if asset_graph.get(key).is_materializable
+    ]
+    latest = context.instance.get_latest_materialization_events(keys)
+    failing: dict[dg.AssetKey, list[str]] = {key: [] for key in keys}
+    check_keys = list(asset_graph.asset_check_keys)
+    records = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(check_keys)
+    for check_key, record in records.items():
+        evaluation = record.event.dagster_event.event_specific_data if record.event else None
+        passed = getattr(evaluation, "passed", None)
+        severity = getattr(getattr(evaluation, "severity", None), "value", "ERROR")
+        if passed is False and severity == "ERROR" and check_key.asset_key in failing:
+            failing[check_key.asset_key].append(check_key.name)
+    rows = []
+    for key in sorted(keys, key=lambda k: k.to_user_string()):
+        event = latest.get(key)
+        materialization = event.asset_materialization if event else None
+        row_count = None
+        if materialization is not None:
+            value = materialization.metadata.get("dagster/row_count")
+            row_count = int(value.value) if value is not None else None
+        rows.append(
+            (
+                key.to_user_string(),
+                datetime.fromtimestamp(event.timestamp, UTC).replace(tzinfo=None)
+                if event
+                else None,
+                event.run_id if event else None,
+                row_count,
+                len(failing[key]),
+                ", ".join(sorted(failing[key])) or None,
+            )
+        )
+    return rows
+
+
+def write_asset_status(snapshot_path: Path, rows: list[tuple]) -> None:
+    """Add `meta.asset_status` to a snapshot file that no reader sees yet."""
+    con = duckdb.connect(str(snapshot_path))
+    try:
+        con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+        con.execute(
+            "CREATE OR REPLACE TABLE meta.asset_status (asset_key VARCHAR, "
+            "last_materialized_at TIMESTAMP, last_run_id VARCHAR, row_count BIGINT, "
+            "failed_checks BIGINT, failed_check_names VARCHAR)"
+        )
+        con.executemany("INSERT INTO meta.asset_status VALUES (?, ?, ?, ?, ?, ?)", rows)
+    finally:
+        con.close()
 
 
 @dg.asset(
     key=["serving", "warehouse_snapshot"],
     group_name="serving",
-    deps=[dg.AssetKey(list(table)) for table in settings.SERVING_TABLES],
+    deps=[dg.AssetKey(list(table)) for table in settings.SERVING_TABLES if table[0] != "raw"],
     pool=settings.WAREHOUSE_POOL,
     kinds={"duckdb"},
 )
@@ -51,8 +127,14 @@ def warehouse_snapshot(
     Swapped in atomically. Streamlit, Evidence and the model server read this, never the warehouse.
     """
     snapshot_path = settings.load().snapshot_path
+    status = asset_status_rows(context)
     with warehouse.connect() as con:
-        counts = write_snapshot(con, snapshot_path, settings.SERVING_TABLES)
+        counts = write_snapshot(
+            con,
+            snapshot_path,
+            settings.SERVING_TABLES,
+            before_swap=lambda temp_path: write_asset_status(temp_path, status),
+        )
     context.log.info(f"published {snapshot_path}: {counts}")
     return dg.MaterializeResult(
         metadata={
@@ -61,3 +143,7 @@ def warehouse_snapshot(
             "dagster/row_count": dg.MetadataValue.int(sum(counts.values())),
         }
     )
+
+
+publish_assets = [warehouse_snapshot]
+publish_checks: list[dg.AssetChecksDefinition] = []

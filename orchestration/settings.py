@@ -38,8 +38,17 @@ SERVING_TABLES: tuple[tuple[str, str], ...] = (
     ("marts", "daily_carrier_performance"),
     ("marts", "carriers"),
     ("marts", "airports"),
+    ("marts", "routes"),
+    ("marts", "weather_delay_impact"),
     ("ml", "flight_delay_predictions"),
     ("ml", "model_metrics"),
+    ("ml", "model_calibration"),
+    ("ml", "feature_importance"),
+    ("ml", "flight_delay_monitoring"),
+    # Ingest audit tables: written by the raw assets as a side effect, not assets of their own.
+    ("raw", "load_audit"),
+    ("raw", "rejected_rows"),
+    ("raw", "quarantined_files"),
 )
 
 

@@ -16,6 +16,7 @@ Next:
   make dev        Dagster UI on http://127.0.0.1:3000 and the dashboards on http://127.0.0.1:8501
   make dashboard  only the dashboards (http://127.0.0.1:8501)
   make mlflow     MLflow UI on http://127.0.0.1:5000 (runs, registered model `flight_delay`)
+  make serve      model server for the champion on http://127.0.0.1:5001 (see README for a curl)
   make test       the test suite
   cd dbt_project && ../.venv/bin/dbt build   dbt on its own, on data/warehouse.duckdb
 """

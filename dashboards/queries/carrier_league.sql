@@ -1,20 +1,33 @@
--- Carrier league table over the whole snapshot: one row per carrier, best on-time share first.
--- Shares are recombined from the daily counts (not averaged over days); the average departure
--- delay is the daily averages weighted by departed flights.
-with per_carrier as (
+-- Carrier league table over the (filtered) flights: one row per carrier, best on-time share first.
+-- Filters (optional, DuckDB variables bound by dashboards/data.py; unset = no filter, as in Evidence):
+-- start_date / end_date (DATE, inclusive), carriers / origins (VARCHAR[] of codes).
+with filtered_flights as (
+    select *
+    from marts.flights
+    where
+        (getvariable('start_date') is null or flight_date >= cast(getvariable('start_date') as date))
+        and (getvariable('end_date') is null or flight_date <= cast(getvariable('end_date') as date))
+        and (
+            getvariable('carriers') is null
+            or list_contains(cast(getvariable('carriers') as varchar[]), carrier_code)
+        )
+        and (
+            getvariable('origins') is null
+            or list_contains(cast(getvariable('origins') as varchar[]), origin_airport_code)
+        )
+),
+
+per_carrier as (
     select
         carrier_code,
-        carrier_name,
-        cast(sum(flights) as bigint) as flights,
-        cast(sum(departed_flights) as bigint) as departed_flights,
-        cast(sum(cancelled_flights) as bigint) as cancelled_flights,
-        cast(sum(delayed_15_flights) as bigint) as delayed_15_flights,
-        sum(avg_dep_delay_minutes * departed_flights)
-        / nullif(
-            sum(case when avg_dep_delay_minutes is not null then departed_flights end), 0
-        ) as avg_dep_delay_minutes
-    from marts.daily_carrier_performance
-    group by carrier_code, carrier_name
+        any_value(carrier_name) as carrier_name,
+        count(*) as flights,
+        count(case when not is_cancelled then 1 end) as departed_flights,
+        count(case when is_cancelled then 1 end) as cancelled_flights,
+        count(case when is_departure_delayed_15 then 1 end) as delayed_15_flights,
+        avg(dep_delay_minutes) as avg_dep_delay_minutes
+    from filtered_flights
+    group by carrier_code
 ),
 
 shares as (

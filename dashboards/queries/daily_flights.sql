@@ -1,5 +1,23 @@
--- One row per flight date, all carriers and airports together.
+-- One row per flight date of the (filtered) flights.
 -- on_time_share: share of departed flights that left less than 15 minutes late.
+-- Filters (optional, DuckDB variables bound by dashboards/data.py; unset = no filter, as in Evidence):
+-- start_date / end_date (DATE, inclusive), carriers / origins (VARCHAR[] of codes).
+with filtered_flights as (
+    select *
+    from marts.flights
+    where
+        (getvariable('start_date') is null or flight_date >= cast(getvariable('start_date') as date))
+        and (getvariable('end_date') is null or flight_date <= cast(getvariable('end_date') as date))
+        and (
+            getvariable('carriers') is null
+            or list_contains(cast(getvariable('carriers') as varchar[]), carrier_code)
+        )
+        and (
+            getvariable('origins') is null
+            or list_contains(cast(getvariable('origins') as varchar[]), origin_airport_code)
+        )
+)
+
 select
     flight_date,
     count(*) as flights,
@@ -13,6 +31,6 @@ select
         end
     ) as on_time_share,
     avg(dep_delay_minutes) as avg_dep_delay_minutes
-from marts.flights
+from filtered_flights
 group by flight_date
 order by flight_date

@@ -1,6 +1,24 @@
--- Headline figures over the whole serving snapshot. One row.
+-- Headline figures over the (filtered) flights. One row.
 -- on_time_share: share of departed (not cancelled) flights that left less than 15 minutes late.
--- as_of_date: the last flight date in the snapshot.
+-- as_of_date: the last flight date in the selection.
+-- Filters (optional, DuckDB variables bound by dashboards/data.py; unset = no filter, as in Evidence):
+-- start_date / end_date (DATE, inclusive), carriers / origins (VARCHAR[] of codes).
+with filtered_flights as (
+    select *
+    from marts.flights
+    where
+        (getvariable('start_date') is null or flight_date >= cast(getvariable('start_date') as date))
+        and (getvariable('end_date') is null or flight_date <= cast(getvariable('end_date') as date))
+        and (
+            getvariable('carriers') is null
+            or list_contains(cast(getvariable('carriers') as varchar[]), carrier_code)
+        )
+        and (
+            getvariable('origins') is null
+            or list_contains(cast(getvariable('origins') as varchar[]), origin_airport_code)
+        )
+)
+
 select
     count(*) as flights,
     count(case when not is_cancelled then 1 end) as departed_flights,
@@ -15,4 +33,4 @@ select
     avg(dep_delay_minutes) as avg_dep_delay_minutes,
     min(flight_date) as first_flight_date,
     max(flight_date) as as_of_date
-from marts.flights
+from filtered_flights

@@ -1,17 +1,22 @@
-"""Carriers: league table over the whole snapshot and each carrier's daily on-time share."""
+"""Carriers: league table of the filtered flights and each carrier's on-time trend."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import data, ui
+from dashboards import data, filters, ui
+
+PERIODS = {"day": "Day", "week": "Week", "month": "Month"}
+TREND_KEY = "carriers_trend_selection"
+PERIOD_KEY = "carriers_trend_period"
 
 st.title("Carriers")
+chosen = filters.current()
+st.caption(f"From the serving snapshot: {chosen.describe()}.")
 
-league = data.load("carrier_league")
+league = data.load("carrier_league", chosen.params())
 if league.empty:
-    st.info("The serving snapshot has no carrier performance yet. Run `make run` to load some.")
-    st.stop()
+    ui.no_flights(chosen)
 
 st.subheader("League table")
 st.caption(f"Ranked by on-time share. {ui.ON_TIME_HELP}")
@@ -44,29 +49,54 @@ st.dataframe(
     },
 )
 
-st.subheader("On-time trend")
-trend = data.load("carrier_on_time")
+st.subheader("Trends")
 names = dict(zip(league["carrier_code"], league["carrier_name"], strict=True))
 busiest = league.sort_values(["flights", "carrier_code"], ascending=[False, True])
-selected = st.multiselect(
-    "Carriers",
-    options=list(league["carrier_code"]),
-    default=list(busiest["carrier_code"].head(5)),
+offered = list(busiest["carrier_code"])
+stored = st.session_state.get(TREND_KEY)
+if stored is None:
+    st.session_state[TREND_KEY] = offered[:5]  # the five busiest
+else:  # keep the carriers the (new) filters still offer; if none is left, the busiest again
+    kept = [code for code in stored if code in names]
+    st.session_state[TREND_KEY] = kept if kept or not stored else offered[:5]
+pick_col, period_col = st.columns([3, 1])
+selected = pick_col.multiselect(
+    "Carriers to compare",
+    options=offered,
     format_func=lambda code: f"{names[code]} ({code})",
-    key="carriers_trend_selection",
+    key=TREND_KEY,
 )
+period = period_col.segmented_control(
+    "Per", options=list(PERIODS), format_func=PERIODS.get, default="week", key=PERIOD_KEY
+)
+trend = data.load("carrier_on_time", {**chosen.params(), "period": period or "week"})
 shown = trend[trend["carrier_code"].isin(selected)]
 if shown.empty:
     st.info("Pick at least one carrier.")
 else:
-    st.altair_chart(
-        ui.time_series(
-            shown,
-            y="on_time_share",
-            y_title="On-time share",
-            y_format=".0%",
-            color="carrier_name",
-            color_title="Carrier",
-        ),
-        width="stretch",
-    )
+    on_time_tab, delay_tab = st.tabs(["On-time share", "Avg departure delay"])
+    with on_time_tab:
+        st.altair_chart(
+            ui.time_series(
+                shown,
+                x="period_start",
+                y="on_time_share",
+                y_title="On-time share",
+                y_format=".0%",
+                color="carrier_name",
+                color_title="Carrier",
+            ),
+            width="stretch",
+        )
+    with delay_tab:
+        st.altair_chart(
+            ui.time_series(
+                shown,
+                x="period_start",
+                y="avg_dep_delay_minutes",
+                y_title="Avg departure delay (min)",
+                color="carrier_name",
+                color_title="Carrier",
+            ),
+            width="stretch",
+        )

@@ -1,11 +1,14 @@
-"""Delay model: the champion, the latest model's metrics against its baselines, and predicted vs
-actual delays per day."""
+"""Delay model: the champion, its metrics against the baselines, calibration, feature importance,
+predicted vs actual delays per day, and a form that scores one flight with the champion."""
 
 from __future__ import annotations
 
+from datetime import date
+
+import pandas as pd
 import streamlit as st
 
-from dashboards import data, ui
+from dashboards import data, filters, scoring, ui
 
 BASELINES = {"base_rate": "Base rate", "logistic_regression": "Logistic regression"}
 
@@ -20,10 +23,13 @@ if metrics.empty and ui.is_missing(champion["champion_version"]):
     st.info("No trained model in the serving snapshot yet. Run `make run` to train one.")
     st.stop()
 
+champion_version = (
+    None if ui.is_missing(champion["champion_version"]) else str(champion["champion_version"])
+)
 champion_col, scored_col, trained_col = st.columns(3)
 champion_col.metric(
     "Champion model version",
-    ui.fmt_text(champion["champion_version"]),
+    ui.fmt_text(champion_version),
     help="Registered version of `flight_delay` (alias `champion`) that scored the predictions.",
 )
 scored_col.metric(
@@ -42,10 +48,10 @@ if metrics.empty:
     st.info("No model metrics in the serving snapshot.")
 else:
     version = str(metrics["model_version"].iloc[0])
-    if not ui.is_missing(champion["champion_version"]) and not metrics["is_champion"].iloc[0]:
+    if champion_version is not None and not metrics["is_champion"].iloc[0]:
         st.warning(
             f"Version {version} was trained last but did not replace champion "
-            f"v{champion['champion_version']}; these are version {version}'s validation metrics."
+            f"v{champion_version}; these are version {version}'s validation metrics."
         )
     st.caption(
         "On the validation days. roc_auc and pr_auc: higher is better; "
@@ -69,14 +75,55 @@ else:
         width="stretch",
     )
 
+
+def shown_version(frame: pd.DataFrame) -> str | None:
+    """The champion's version if ``frame`` has rows for it, else the latest trained one's."""
+    versions = set(frame["model_version"].astype(str))
+    for candidate in (champion_version, champion["latest_trained_version"]):
+        if not ui.is_missing(candidate) and str(candidate) in versions:
+            return str(candidate)
+    return max(versions, key=lambda v: (len(v), v)) if versions else None
+
+
+calibration_col, importance_col = st.columns(2)
+with calibration_col:
+    st.subheader("Calibration")
+    calibration = data.optional_load("model_calibration")
+    if calibration is not None:
+        version = shown_version(calibration)
+        if version is None:
+            st.info("No calibration in the serving snapshot yet.")
+        else:
+            rows = calibration[calibration["model_version"].astype(str) == version]
+            st.caption(
+                f"Model v{version} on its validation days, predictions in 10 bins: on the dashed "
+                "diagonal the predicted probability matches the observed late share."
+            )
+            st.altair_chart(ui.calibration_chart(rows), width="stretch")
+with importance_col:
+    st.subheader("Feature importance")
+    importance = data.optional_load("feature_importance")
+    if importance is not None:
+        version = shown_version(importance)
+        if version is None:
+            st.info("No feature importance in the serving snapshot yet.")
+        else:
+            rows = importance[importance["model_version"].astype(str) == version]
+            st.caption(
+                f"Model v{version}: how much the validation ROC AUC drops when one feature is "
+                "shuffled (permutation importance, ± one standard deviation)."
+            )
+            st.altair_chart(ui.importance_chart(rows), width="stretch")
+
 st.subheader("Predicted vs actual late share per day")
+chosen = filters.current()
 st.caption(
-    "Departed flights only; predicted = mean predicted probability, actual = share that left "
-    "15+ minutes late."
+    f"Departed flights only ({chosen.describe()}); predicted = mean predicted probability, "
+    "actual = share that left 15+ minutes late."
 )
-daily = data.load("predictions_vs_actuals")
+daily = data.load("predictions_vs_actuals", chosen.params())
 if daily.empty:
-    st.info("No scored flights in the serving snapshot yet.")
+    st.info("No scored flights match the filters in the serving snapshot.")
 else:
     st.altair_chart(
         ui.comparison_series(
@@ -90,3 +137,102 @@ else:
         ),
         width="stretch",
     )
+
+monitoring = data.optional_load(
+    "model_monitoring", {"start_date": chosen.start_date, "end_date": chosen.end_date}
+)
+if monitoring is not None and not monitoring.empty:
+    st.caption(
+        "Daily ROC AUC of each model version's predictions (all carriers and airports; "
+        "blank on days with a single class)."
+    )
+    st.altair_chart(
+        ui.time_series(
+            monitoring.dropna(subset=["roc_auc"]),
+            y="roc_auc",
+            y_title="ROC AUC",
+            color="model_version",
+            color_title="Model version",
+        ),
+        width="stretch",
+    )
+
+st.subheader("Score a flight")
+uri = scoring.tracking_uri()
+store_message = scoring.missing_store_message(uri)
+if store_message:
+    st.info(store_message, icon=":material/info:")
+    st.stop()
+
+options = filters.FilterOptions.from_frame(data.load("filter_options"))
+routes = data.optional_load("routes")
+destinations = sorted(set(routes["dest_airport_code"])) if routes is not None else []
+st.caption(
+    "Asks the champion in the MLflow registry, the very pipeline object that scored the "
+    "flights above. Leave the distance empty to use the route's."
+)
+with st.form("score_flight"):
+    carrier_col, origin_col, dest_col = st.columns(3)
+    carrier = carrier_col.selectbox(
+        "Carrier", list(options.carriers), format_func=options.carriers.get, key="score_carrier"
+    )
+    origin = origin_col.selectbox(
+        "From", list(options.origins), format_func=options.origins.get, key="score_origin"
+    )
+    if destinations:
+        dest = dest_col.selectbox("To", destinations, key="score_dest")
+    else:
+        dest = dest_col.text_input("To (airport code)", value="ATL", key="score_dest")
+    date_col, hour_col, distance_col = st.columns(3)
+    flight_date = date_col.date_input(
+        "Date", value=options.last_date or date(2013, 12, 31), key="score_date"
+    )
+    hour = hour_col.slider("Scheduled departure hour", 0, 23, 17, key="score_hour")
+    distance = distance_col.number_input(
+        "Distance (miles)", min_value=0.0, value=None, key="score_distance"
+    )
+    temp_col, wind_col, precip_col, visib_col = st.columns(4)
+    temperature = temp_col.number_input("Temperature (°F)", value=55.0, key="score_temperature")
+    wind = wind_col.number_input("Wind (mph)", min_value=0.0, value=10.0, key="score_wind")
+    precipitation = precip_col.number_input(
+        "Precipitation (in)", min_value=0.0, value=0.0, step=0.01, key="score_precipitation"
+    )
+    visibility = visib_col.number_input(
+        "Visibility (miles)", min_value=0.0, max_value=10.0, value=10.0, key="score_visibility"
+    )
+    submitted = st.form_submit_button("Score this flight", key="score_submit")
+
+if submitted:
+    if distance is None and routes is not None:
+        route = routes[
+            (routes["origin_airport_code"] == origin) & (routes["dest_airport_code"] == dest)
+        ]
+        distance = None if route.empty else float(route["distance_miles"].iloc[0])
+    flight = scoring.Flight(
+        carrier_code=str(carrier),
+        origin_airport_code=str(origin),
+        dest_airport_code=str(dest).strip().upper(),
+        flight_date=flight_date,
+        scheduled_departure_hour=int(hour),
+        distance_miles=distance,
+        temperature_f=temperature,
+        wind_speed_mph=wind,
+        precipitation_in=precipitation,
+        visibility_miles=visibility,
+    )
+    try:
+        result = scoring.score_flight(flight, uri)
+    except scoring.NoChampion as exc:
+        st.info(str(exc), icon=":material/info:")
+    else:
+        st.metric(
+            "Chance of leaving 15+ minutes late",
+            ui.fmt_share(result.probability),
+            help=f"Champion v{result.model_version} of `flight_delay` in the MLflow registry.",
+        )
+        st.caption(
+            f"{flight.carrier_code} {flight.origin_airport_code}→{flight.dest_airport_code} on "
+            f"{flight.flight_date.isoformat()} at {flight.scheduled_departure_hour}:00, "
+            f"{ui.fmt_count(flight.distance_miles)} miles; scored by champion "
+            f"v{result.model_version}: {result.probability:.4f}."
+        )

@@ -1,18 +1,18 @@
-"""Overview: headline KPIs over the whole snapshot and the daily trend."""
+"""Overview: headline KPIs of the filtered flights and the daily trend."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import data, ui
+from dashboards import data, filters, ui
 
 st.title("Overview")
-st.caption("NYC departures (EWR, JFK, LGA), from the serving snapshot.")
+chosen = filters.current()
+st.caption(f"NYC departures, from the serving snapshot: {chosen.describe()}.")
 
-kpis = data.load("kpis").iloc[0]
+kpis = data.load("kpis", chosen.params()).iloc[0]
 if kpis["flights"] == 0:
-    st.info("The serving snapshot has no flights yet. Run `make run` to load some.")
-    st.stop()
+    ui.no_flights(chosen)
 
 flights, on_time, delay, cancelled, as_of = st.columns(5)
 flights.metric("Flights", ui.fmt_count(kpis["flights"]))
@@ -30,11 +30,11 @@ cancelled.metric(
 as_of.metric(
     "Data as of",
     ui.fmt_date(kpis["as_of_date"]),
-    help=f"Last flight date in the snapshot (first: {ui.fmt_date(kpis['first_flight_date'])}).",
+    help=f"Last flight date in the selection (first: {ui.fmt_date(kpis['first_flight_date'])}).",
 )
 
 st.subheader("Daily trend")
-daily = data.load("daily_flights")
+daily = data.load("daily_flights", chosen.params())
 flights_tab, on_time_tab, delay_tab, cancelled_tab = st.tabs(
     ["Flights", "On-time share", "Avg departure delay", "Cancellations"]
 )

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'int_flights_enriched'}}}) }}
 -- The enrichment joins (carriers, planes, weather by local hour) must neither drop nor
 -- multiply flights.
 with

@@ -11,8 +11,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+PARTIAL_PARSE = "partial_parse.msgpack"
 
 
 def dbt_executable() -> str:
@@ -41,10 +44,25 @@ class DbtRun:
         return json.loads((self.target_path / "manifest.json").read_text())
 
 
-def run_dbt(command: list[str], warehouse: Path, work_dir: Path) -> DbtRun:
-    """Run the real dbt CLI on the project against ``warehouse``; artifacts under ``work_dir``."""
+@dataclass
+class ParseRun:
+    run: DbtRun
+    warehouse_existed: bool  # after `dbt parse`: it must not need (or create) the warehouse
+
+
+def run_dbt(
+    command: list[str], warehouse: Path, work_dir: Path, reuse_parse_from: Path | None = None
+) -> DbtRun:
+    """Run the real dbt CLI on the project against ``warehouse``; artifacts under ``work_dir``.
+
+    ``reuse_parse_from``: a target dir of an earlier run with the same warehouse path and vars,
+    whose partial parse to start from (as dagster-dbt does): saves a full parse (seconds here).
+    """
     target_path = work_dir / "target"
     log_path = work_dir / "logs"
+    if reuse_parse_from is not None and (reuse_parse_from / PARTIAL_PARSE).exists():
+        target_path.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(reuse_parse_from / PARTIAL_PARSE, target_path / PARTIAL_PARSE)
     args = [
         dbt_executable(),
         *command,
@@ -80,3 +98,12 @@ def run_dbt(command: list[str], warehouse: Path, work_dir: Path) -> DbtRun:
         seconds=time.perf_counter() - started,
         target_path=target_path,
     )
+
+
+def query(db_path: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """Rows of ``sql`` on a read-only connection, closed at once (DuckDB: one writer)."""
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()

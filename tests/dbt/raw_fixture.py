@@ -16,6 +16,7 @@ import csv
 import hashlib
 import importlib.util
 import io
+import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ import duckdb
 
 FIRST_DAY = date(2013, 1, 1)
 DEFAULT_DAYS = 3
+# dbt's views name the DuckDB catalog after the file: copies keep the name, in another folder.
+WAREHOUSE_FILE = "warehouse.duckdb"
 
 # Raw column types, in file order (docs/architecture.md, `raw` schema).
 RAW_COLUMNS: dict[str, dict[str, str]] = {
@@ -259,6 +262,12 @@ def build_raw_fixture(
     return fixture
 
 
+def csv_flight_id(row: dict[str, str]) -> str:
+    """The flight key of a CSV row, built the way the contract defines `flight_id`."""
+    day = date(int(row["year"]), int(row["month"]), int(row["day"]))
+    return f"{day.isoformat()}-{row['carrier']}-{row['flight']}-{row['origin']}"
+
+
 def expected_flight_rows(days: int = DEFAULT_DAYS) -> list[dict[str, str]]:
     """The flights of the fixture's days read straight from the package CSV (for reconciling)."""
     header, lines = read_source_lines("flights")
@@ -269,3 +278,55 @@ def expected_flight_rows(days: int = DEFAULT_DAYS) -> list[dict[str, str]]:
         for row in reader
         if date(int(row["year"]), int(row["month"]), int(row["day"])) in wanted
     ]
+
+
+PREDICTIONS_MODEL_VERSIONS = ("1", "2")
+
+
+def prediction_probability(flight_id: str, model_version: str) -> float:
+    """A deterministic stand-in score in [0, 1), on a grid of 1/64 so that ties occur."""
+    digest = hashlib.sha256(f"{model_version}:{flight_id}".encode()).digest()
+    return digest[0] // 4 / 64
+
+
+def expected_predictions(days: int = DEFAULT_DAYS) -> list[tuple[str, date, float, str]]:
+    """(flight_id, flight_date, probability, model_version) for every fixture flight and version."""
+    rows = []
+    for row in expected_flight_rows(days):
+        day = date(int(row["year"]), int(row["month"]), int(row["day"]))
+        flight_id = csv_flight_id(row)
+        for version in PREDICTIONS_MODEL_VERSIONS:
+            rows.append((flight_id, day, prediction_probability(flight_id, version), version))
+    return rows
+
+
+def write_predictions(db_path: str | Path, days: int = DEFAULT_DAYS) -> int:
+    """Write `ml.flight_delay_predictions` (the Python scoring asset's table, per the contract in
+    docs/architecture.md) with deterministic scores from two model versions, so that the dbt
+    monitoring model can be built and checked without training a model."""
+    rows = expected_predictions(days)
+    scored_at = _sql_ts(datetime(2013, 12, 31, 12, 0))
+    values = ",\n".join(
+        f"({_sql_str(fid)}, DATE {_sql_str(day.isoformat())}, {p!r}, {_sql_str(v)}, {scored_at})"
+        for fid, day, p, v in rows
+    )
+    con = duckdb.connect(str(db_path))
+    try:
+        con.execute("CREATE SCHEMA IF NOT EXISTS ml")
+        con.execute(
+            "CREATE OR REPLACE TABLE ml.flight_delay_predictions (flight_id VARCHAR,"
+            " flight_date DATE, predicted_delay_probability DOUBLE, model_version VARCHAR,"
+            " scored_at TIMESTAMP)"
+        )
+        con.execute(f"INSERT INTO ml.flight_delay_predictions VALUES {values}")
+    finally:
+        con.close()
+    return len(rows)
+
+
+def copy_raw(template: RawFixture, directory: Path) -> Path:
+    """A fresh copy of a fixture's database at ``directory/warehouse.duckdb``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / WAREHOUSE_FILE
+    shutil.copyfile(template.db_path, target)
+    return target

@@ -11,13 +11,12 @@ from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
 
-import duckdb
 import pytest
-from dbt_cli import DBT_PROJECT_DIR, DbtRun, run_dbt
+from dbt_cli import DBT_PROJECT_DIR, DbtRun, ParseRun, query
 from raw_fixture import (
     DEFAULT_DAYS,
     RawFixture,
-    expected_flight_rows,
+    csv_flight_id,
     fixture_days,
     read_source_lines,
 )
@@ -40,6 +39,13 @@ CONTRACT_COLUMNS = {
         "distance_miles",
         "is_cancelled",
         "is_departure_delayed_15",
+        "departed_at",
+        "scheduled_arrival_at",
+        "arrived_at",
+        "scheduled_departure_utc_at",
+        "departed_utc_at",
+        "arrived_utc_at",
+        "delay_bucket",
     ],
     ("marts", "daily_carrier_performance"): [
         "flight_date",
@@ -53,6 +59,44 @@ CONTRACT_COLUMNS = {
         "avg_dep_delay_minutes",
     ],
     ("marts", "carriers"): ["carrier_code", "carrier_name"],
+    ("marts", "routes"): [
+        "origin_airport_code",
+        "dest_airport_code",
+        "origin_airport_name",
+        "dest_airport_name",
+        "origin_latitude",
+        "origin_longitude",
+        "dest_latitude",
+        "dest_longitude",
+        "distance_miles",
+        "flights",
+        "departed_flights",
+        "cancelled_flights",
+        "delayed_15_flights",
+        "on_time_share",
+        "avg_dep_delay_minutes",
+        "avg_arr_delay_minutes",
+    ],
+    ("marts", "weather_delay_impact"): [
+        "weather_factor",
+        "bucket_order",
+        "bucket_label",
+        "flights",
+        "departed_flights",
+        "delayed_15_flights",
+        "delayed_15_share",
+        "avg_dep_delay_minutes",
+    ],
+    ("ml", "flight_delay_monitoring"): [
+        "flight_date",
+        "model_version",
+        "scored_flights",
+        "departed_flights",
+        "predicted_late_share",
+        "actual_late_share",
+        "roc_auc",
+        "brier_score",
+    ],
     ("marts", "airports"): [
         "airport_code",
         "airport_name",
@@ -95,34 +139,23 @@ CONTRACT_TYPES = {
     ("ml", "flight_features", "day_of_week"): "INTEGER",
     ("ml", "flight_features", "plane_year"): "DOUBLE",
     ("ml", "flight_features", "temperature_f"): "DOUBLE",
+    ("marts", "flights", "arrived_at"): "TIMESTAMP",
+    ("marts", "flights", "arrived_utc_at"): "TIMESTAMP",
+    ("marts", "flights", "delay_bucket"): "VARCHAR",
+    ("marts", "routes", "flights"): "BIGINT",
+    ("marts", "routes", "on_time_share"): "DOUBLE",
+    ("marts", "weather_delay_impact", "bucket_order"): "INTEGER",
+    ("marts", "weather_delay_impact", "delayed_15_flights"): "BIGINT",
+    ("ml", "flight_delay_monitoring", "flight_date"): "DATE",
+    ("ml", "flight_delay_monitoring", "model_version"): "VARCHAR",
+    ("ml", "flight_delay_monitoring", "scored_flights"): "BIGINT",
+    ("ml", "flight_delay_monitoring", "roc_auc"): "DOUBLE",
 }
 # Known gaps of the real data, configured as warnings: tail numbers missing from planes and
-# destinations missing from airports.
-EXPECTED_WARNINGS = {"relationships_stg_nycflights13__flights_"}
-
-
-def query(db_path: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
-def csv_flight_id(row: dict[str, str]) -> str:
-    day = date(int(row["year"]), int(row["month"]), int(row["day"]))
-    return f"{day.isoformat()}-{row['carrier']}-{row['flight']}-{row['origin']}"
-
-
-@pytest.fixture(scope="module")
-def built(dbt_build: DbtRun, raw_warehouse: RawFixture) -> Path:
-    assert dbt_build.returncode == 0, dbt_build.output[-5000:]
-    return raw_warehouse.db_path
-
-
-@pytest.fixture(scope="module")
-def csv_flights() -> list[dict[str, str]]:
-    return expected_flight_rows(DEFAULT_DAYS)
+# destinations missing from airports (test name prefix -> what it counts).
+TAIL_NUMBER_WARNING = "relationships_stg_nycflights13__flights_tail_number__tail_number__ref_stg"
+DEST_AIRPORT_WARNING = "relationships_stg_nycflights13__flights_dest_airport_code__airport_code__"
+EXPECTED_WARNINGS = {TAIL_NUMBER_WARNING, DEST_AIRPORT_WARNING}
 
 
 def test_raw_fixture_matches_contract(raw_warehouse: RawFixture, csv_flights) -> None:
@@ -151,6 +184,37 @@ def test_dbt_build_succeeds(dbt_build: DbtRun) -> None:
     warned = [r["unique_id"] for r in dbt_build.run_results() if r["status"] == "warn"]
     for unique_id in warned:
         assert any(prefix in unique_id for prefix in EXPECTED_WARNINGS), unique_id
+    # every model ran, and its unit tests with it
+    kinds = Counter(r["unique_id"].split(".")[0] for r in dbt_build.run_results())
+    assert kinds["unit_test"] >= 4, kinds
+
+
+def _csv_column(table: str, column: str) -> set[str]:
+    header, lines = read_source_lines(table)
+    index = header.split(",").index(column)
+    return {line.split(",")[index].strip('"') for line in lines}
+
+
+def test_real_data_gaps_warn_with_their_count(dbt_build: DbtRun, csv_flights) -> None:
+    """Flights whose tail number is not in planes (or whose destination is not in airports)
+    are a warning that shows how many, not an error and not a silent pass."""
+    planes = _csv_column("planes", "tailnum")
+    airports = _csv_column("airports", "faa")
+    expected = {
+        TAIL_NUMBER_WARNING: sum(
+            1 for row in csv_flights if row["tailnum"] != "NA" and row["tailnum"] not in planes
+        ),
+        DEST_AIRPORT_WARNING: sum(1 for row in csv_flights if row["dest"] not in airports),
+    }
+    assert all(count > 0 for count in expected.values()), expected
+    results = {r["unique_id"]: r for r in dbt_build.run_results()}
+    for prefix, count in expected.items():
+        [unique_id] = [u for u in results if f".{prefix}" in u]
+        assert results[unique_id]["status"] == "warn"
+        assert results[unique_id]["failures"] == count
+        name = unique_id.split(".")[2]
+        assert re.search(rf"WARN {count} {re.escape(name)}", dbt_build.output), name
+        assert f"Got {count} results, configured to warn if != 0" in dbt_build.output
 
 
 def test_schemas_are_the_layers(built: Path) -> None:
@@ -295,9 +359,9 @@ def test_scheduled_departure_is_local(built: Path, csv_flights) -> None:
         assert rows[csv_flight_id(row)] == expected
 
 
-def test_dbt_parse_offline(tmp_path: Path) -> None:
+def test_dbt_parse_offline(dbt_parse: ParseRun) -> None:
     """`dbt parse` needs only the profile (no warehouse, no network) and yields the DAG."""
-    run = run_dbt(["parse"], tmp_path / "absent.duckdb", tmp_path)
+    run = dbt_parse.run
     assert run.returncode == 0, run.output[-5000:]
     nodes = run.manifest()["nodes"].values()
     models = {n["name"]: n["schema"] for n in nodes if n["resource_type"] == "model"}
@@ -308,11 +372,20 @@ def test_dbt_parse_offline(tmp_path: Path) -> None:
     assert {name for name, schema in models.items() if schema == "staging"} == {
         f"stg_nycflights13__{t}" for t in ("flights", "weather", "airlines", "airports", "planes")
     }
+    assert models["routes"] == models["weather_delay_impact"] == "marts"
+    assert models["flight_delay_monitoring"] == "ml"
     sources = run.manifest()["sources"].values()
     assert {(s["source_name"], s["schema"], s["name"]) for s in sources} == {
         ("nycflights13", "raw", t) for t in ("flights", "weather", "airlines", "airports", "planes")
+    } | {("ml_outputs", "ml", "flight_delay_predictions")}
+    tags = {n["name"]: set(n["tags"]) for n in nodes if n["resource_type"] == "model"}
+    assert {name for name, t in tags.items() if "daily" in t} == {
+        "flights",
+        "daily_carrier_performance",
+        "flight_features",
     }
-    assert not (tmp_path / "absent.duckdb").exists()
+    assert {name for name, t in tags.items() if "monitoring" in t} == {"flight_delay_monitoring"}
+    assert not dbt_parse.warehouse_existed
 
 
 # Portable SQL (DESIGN.md): forbidden in model SQL once the Jinja is stripped.

@@ -12,9 +12,12 @@ def features() -> pl.DataFrame:
     return make_features()
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _single_thread():
-    """One OpenMP/BLAS thread: the frames are tiny and spinning threads are slow on busy CPUs."""
+    """One OpenMP/BLAS thread: the frames are tiny and spinning threads are slow on busy CPUs.
+
+    Module scope, so that it is active before the modules' own fixtures that train models.
+    """
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):
@@ -25,4 +28,4 @@ def _single_thread():
 def fast_config():
     from ml.train import TrainConfig
 
-    return TrainConfig(learning_rate=0.1, max_iter=80, min_samples_leaf=40)
+    return TrainConfig(learning_rate=0.1, max_iter=80, min_samples_leaf=40, importance_repeats=2)

@@ -80,3 +80,30 @@ def test_labels_exclude_cancelled_flights(features):
     assert set(np.unique(y)) == {0, 1}
     with pytest.raises(ValueError, match="NULL"):
         to_label(features)
+
+
+def test_time_split_window_bounds(features):
+    train, valid, window = time_split(
+        features,
+        validation_start=date(2013, 1, 20),
+        train_start=date(2013, 1, 11),
+        validation_end=date(2013, 1, 24),
+    )
+    assert (window.train_start, window.train_end) == (date(2013, 1, 11), date(2013, 1, 19))
+    assert (window.valid_start, window.valid_end) == (date(2013, 1, 20), date(2013, 1, 24))
+    assert train["flight_date"].min() == date(2013, 1, 11)
+    assert valid["flight_date"].max() == date(2013, 1, 24)
+    in_window = features.filter(
+        (pl.col("flight_date") >= date(2013, 1, 11)) & (pl.col("flight_date") <= date(2013, 1, 24))
+    )
+    assert train.height + valid.height == in_window.height
+    # Without validation_start, the fraction applies to the window's dates: 25% of 14 -> 4.
+    _, _, by_fraction = time_split(
+        features, train_start=date(2013, 1, 11), validation_end=date(2013, 1, 24)
+    )
+    assert (by_fraction.train_dates, by_fraction.valid_dates) == (10, 4)
+
+
+def test_time_split_window_must_be_ordered(features):
+    with pytest.raises(ValueError, match="after validation_end"):
+        time_split(features, train_start=date(2013, 2, 1), validation_end=date(2013, 1, 1))

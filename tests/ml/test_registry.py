@@ -186,6 +186,39 @@ def test_run_has_params_metrics_tags_and_feature_list(story, store):
     assert tags["champion_decision"] == "promoted"
     artifacts = {a.path for a in mlflow_client.list_artifacts(run.info.run_id)}
     assert "features.json" in artifacts
+    assert params["importance_repeats"] == "2" and params["calibration_bins"] == "10"
+
+
+def test_run_has_evaluation_tables_and_plots(story, store):
+    import json
+
+    import mlflow
+
+    run_id = story.reg_first.run_id
+    listed = {
+        a.path
+        for folder in ("plots", "evaluation")
+        for a in client(store).list_artifacts(run_id, folder)
+    }
+    assert listed == {
+        "plots/roc.png",
+        "plots/calibration.png",
+        "plots/feature_importance.png",
+        "evaluation/calibration.json",
+        "evaluation/feature_importance.json",
+    }
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="", tracking_uri=store.uri, dst_path=str(store.root / "dl")
+        )
+    )
+    for name in ("roc", "calibration", "feature_importance"):
+        assert (local / "plots" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    calibration = json.loads((local / "evaluation" / "calibration.json").read_text())
+    assert calibration["bins"] == story.first.calibration.to_dicts()
+    importance = json.loads((local / "evaluation" / "feature_importance.json").read_text())
+    assert [f["feature"] for f in importance["features"]] == list(story.first.X_valid.columns)
+    assert importance["scoring"] == "roc_auc drop"
 
 
 def test_artifacts_land_under_the_artifact_location_not_in_cwd(story, store):
@@ -240,6 +273,24 @@ def test_served_model_predicts_probabilities_on_raw_columns(story, store, monkey
     proba = np.asarray(served.predict(raw))
     assert proba.shape == (3, 2)
     np.testing.assert_allclose(proba, story.first.pipeline.predict_proba(raw))
+
+
+def test_served_model_names_a_missing_column(story, store, monkeypatch):
+    """Every feature column is required by the signature (NULL values are not the same thing)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
+    mlflow.set_tracking_uri(store.uri)
+    try:
+        served = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
+    finally:
+        mlflow.set_tracking_uri(None)
+    raw = story.first.X_valid.head(2)
+    with pytest.raises(MlflowException, match=r"missing inputs \['plane_seats'\]"):
+        served.predict(raw.drop(columns=["plane_seats"]))
+    all_null = raw.assign(plane_seats=np.nan, carrier_code=None)
+    assert np.asarray(served.predict(all_null)).shape == (2, 2)
 
 
 def test_ensure_experiment_is_idempotent(store):

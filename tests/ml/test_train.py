@@ -1,4 +1,5 @@
 import math
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -53,6 +54,8 @@ def test_training_is_reproducible(features, fast_config):
     for model, values in first.metrics.items():
         for metric, value in values.items():
             assert round(value, 6) == round(second.metrics[model][metric], 6), (model, metric)
+    assert first.calibration.equals(second.calibration)
+    assert first.importance.equals(second.importance)
     X = first.X_valid
     np.testing.assert_allclose(
         first.pipeline.predict_proba(X), second.pipeline.predict_proba(X), rtol=0, atol=1e-12
@@ -151,3 +154,59 @@ def test_score_every_flight_including_cancelled(result, features):
 
 def test_feature_list_is_the_contract():
     assert len(FEATURES) == 13 and len(set(FEATURES)) == 13
+
+
+def test_calibration_and_importance_are_on_the_validation_set(result, features):
+    valid = features.filter(
+        (pl.col("flight_date") >= result.split.valid_start)
+        & pl.col("is_departure_delayed_15").is_not_null()
+    )
+    calibration = result.calibration
+    assert calibration["bin"].to_list() == list(range(1, 11))
+    assert calibration["flights"].sum() == valid.height
+    observed = (calibration["observed_rate"] * calibration["flights"]).sum() / valid.height
+    assert observed == pytest.approx(valid["is_departure_delayed_15"].cast(pl.Float64).mean())
+    predicted = (calibration["mean_predicted"] * calibration["flights"]).sum() / valid.height
+    assert predicted == pytest.approx(result.valid_proba[CANDIDATE].mean())
+    assert result.importance["feature"].to_list() == list(FEATURES)
+    top = result.importance.sort("importance_mean", descending=True)["feature"].head(2)
+    assert "scheduled_departure_hour" in top.to_list()  # the synthetic delays follow the hour
+
+
+def test_valid_proba_are_the_scored_metrics(result):
+    for model, proba in result.valid_proba.items():
+        assert len(proba) == len(result.y_valid)
+        assert probability_metrics(result.y_valid, proba) == result.metrics[model]
+
+
+def test_calibration_and_importance_rows_match_the_contract(result):
+    calibration = result.calibration_rows("3")
+    assert calibration.columns == [
+        "model_version",
+        "bin",
+        "mean_predicted",
+        "observed_rate",
+        "flights",
+    ]
+    assert calibration.schema["bin"] == pl.Int32 and calibration.schema["flights"] == pl.Int64
+    importance = result.importance_rows("3")
+    assert importance.columns == ["model_version", "feature", "importance_mean", "importance_std"]
+    assert set(importance["model_version"]) == set(calibration["model_version"]) == {"3"}
+    assert importance.height == len(FEATURES)
+
+
+def test_config_window_limits_the_training_data(features, fast_config):
+    from dataclasses import replace
+
+    config = replace(
+        fast_config,
+        train_start=date(2013, 1, 5),
+        validation_start=date(2013, 1, 25),
+        validation_end=date(2013, 1, 31),
+    )
+    result = train_and_evaluate(features, config)
+    assert (result.split.train_start, result.split.valid_end) == (
+        date(2013, 1, 5),
+        date(2013, 1, 31),
+    )
+    assert result.split.valid_start == date(2013, 1, 25)

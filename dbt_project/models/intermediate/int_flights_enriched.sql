@@ -1,8 +1,9 @@
 {#
-    Every flight (one row each) with its carrier name, plane attributes and the weather at the
-    origin airport in the local hour of the scheduled departure. All joins are left joins on
-    keys that are unique on the right side, so the flight grain is kept
-    (tests/assert_int_flights_enriched_one_row_per_flight.sql checks it).
+    Every flight (one row each) with its carrier name, plane attributes, the weather at the
+    origin airport in the local hour of the scheduled departure, and its departure and arrival
+    times in UTC (local times converted with the origin's and the destination's time zone).
+    All joins are left joins on keys that are unique on the right side, so the flight grain is
+    kept (tests/assert_int_flights_enriched_one_row_per_flight.sql checks it).
 #}
 with
 
@@ -30,6 +31,20 @@ weather as (
 
 ),
 
+-- Two CTEs, not one used twice: DuckDB materializes a CTE used twice, which stops it from
+-- pruning the unused (and costly) time zone columns for the models that do not need them.
+origin_airports as (
+
+    select * from {{ ref('stg_nycflights13__airports') }}
+
+),
+
+dest_airports as (
+
+    select * from {{ ref('stg_nycflights13__airports') }}
+
+),
+
 joined as (
 
     select
@@ -46,6 +61,18 @@ joined as (
         flights.dest_airport_code,
         flights.scheduled_departure_at,
         flights.scheduled_departure_hour,
+        flights.departed_at,
+        flights.scheduled_arrival_at,
+        flights.arrived_at,
+        flights.scheduled_departure_utc_at,
+        {{ local_to_utc('flights.departed_at', 'origin_airports.timezone_name') }}
+            as departed_utc_at,
+        {{ local_to_utc('flights.scheduled_arrival_at', 'dest_airports.timezone_name') }}
+            as scheduled_arrival_utc_at,
+        {{ local_to_utc('flights.arrived_at', 'dest_airports.timezone_name') }}
+            as arrived_utc_at,
+        origin_airports.timezone_name as origin_timezone_name,
+        dest_airports.timezone_name as dest_timezone_name,
         flights.dep_delay_minutes,
         flights.arr_delay_minutes,
         flights.air_time_minutes,
@@ -70,6 +97,10 @@ joined as (
         on flights.carrier_code = airlines.carrier_code
     left join planes
         on flights.tail_number = planes.tail_number
+    left join origin_airports
+        on flights.origin_airport_code = origin_airports.airport_code
+    left join dest_airports
+        on flights.dest_airport_code = dest_airports.airport_code
     left join weather
         on
             flights.origin_airport_code = weather.origin_airport_code

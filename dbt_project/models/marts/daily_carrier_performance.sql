@@ -1,8 +1,21 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='flight_date',
+        incremental_predicates=date_window_predicates('flight_date'),
+        tags=['daily'],
+    )
+}}
+{#
+    Departure performance per (local day, carrier). Incremental by day, like marts.flights:
+    a run with vars min_date/max_date rebuilds only the days in [min_date, max_date).
+#}
 with
 
 flights as (
 
     select * from {{ ref('int_flights_enriched') }}
+    where {{ date_window_filter('flight_date') }}
 
 ),
 

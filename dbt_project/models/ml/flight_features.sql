@@ -1,13 +1,23 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='flight_date',
+        incremental_predicates=date_window_predicates('flight_date'),
+        tags=['daily'],
+    )
+}}
 {#
     ML features for "will this scheduled flight leave 15+ minutes late?": only what is known
     before departure (schedule, route, plane, weather at the origin in the scheduled hour), plus
-    the label. One row per flight; cancelled flights keep a NULL label.
+    the label. One row per flight; cancelled flights keep a NULL label. Incremental by day, like
+    marts.flights: a run with vars min_date/max_date rebuilds only the days in the window.
 #}
 with
 
 flights as (
 
     select * from {{ ref('int_flights_enriched') }}
+    where {{ date_window_filter('flight_date') }}
 
 ),
 

@@ -1,3 +1,15 @@
+{#
+    One row per scheduled departure, typed and renamed. Clock times (local HHMM integers, 2400 =
+    midnight) become local timestamps:
+    - scheduled_departure_at: the flight's local date at hour:minute;
+    - departed_at: dep_time on the day that agrees with dep_delay, so a departure delayed past
+      midnight lands on the next day (and an early one before midnight on the day before);
+    - scheduled_arrival_at / arrived_at: arrival clock time at the destination, on the day of
+      the (scheduled / actual) departure, rolled to the next day when it would come before it
+      (overnight arrivals). Local times at the destination: UTC is added in intermediate, where
+      the destination's time zone is known.
+    scheduled_departure_utc_at comes straight from the source (time_hour is UTC).
+#}
 with
 
 source as (
@@ -40,7 +52,7 @@ renamed as (
 
 ),
 
-final as (
+keyed as (
 
     select
         {{ dbt.concat([
@@ -85,6 +97,103 @@ final as (
 
     from renamed
 
+),
+
+clock as (
+
+    select
+        keyed.*,
+        {{ hhmm_to_minutes('departure_time_hhmm') }} as departure_minutes,
+        -- dep_time is only a clock time: its day is the one that agrees with dep_delay
+        -- (+1 when a departure is delayed past midnight, -1 when it left early before).
+        cast(
+            round(
+                (
+                    {{ hhmm_to_minutes('scheduled_departure_time_hhmm') }}
+                    + dep_delay_minutes
+                    - {{ hhmm_to_minutes('departure_time_hhmm') }}
+                ) / 1440.0
+            ) as {{ dbt.type_int() }}
+        ) as departure_day_offset
+
+    from keyed
+
+),
+
+departures as (
+
+    select
+        clock.*,
+        cast(
+            {{ dbt.dateadd('minute', 'scheduled_departure_minute', 'scheduled_hour_utc_at') }}
+            as {{ dbt.type_timestamp() }}
+        ) as scheduled_departure_utc_at,
+        {{ local_timestamp('flight_date', '1440 * departure_day_offset + departure_minutes') }}
+            as departed_at,
+        {{ local_timestamp('flight_date', hhmm_to_minutes('scheduled_arrival_time_hhmm')) }}
+            as scheduled_arrival_same_day_at
+
+    from clock
+
+),
+
+arrivals as (
+
+    select
+        departures.*,
+        {{ local_timestamp('cast(departed_at as date)', hhmm_to_minutes('arrival_time_hhmm')) }}
+            as arrived_same_day_at
+
+    from departures
+
+),
+
+timestamped as (
+
+    select
+        flight_id,
+        flight_date,
+        flight_year,
+        flight_month,
+        flight_day,
+        carrier_code,
+        flight_number,
+        tail_number,
+        origin_airport_code,
+        dest_airport_code,
+        scheduled_departure_at,
+        scheduled_departure_hour,
+        scheduled_departure_minute,
+        scheduled_departure_time_hhmm,
+        departure_time_hhmm,
+        dep_delay_minutes,
+        scheduled_arrival_time_hhmm,
+        arrival_time_hhmm,
+        arr_delay_minutes,
+        air_time_minutes,
+        distance_miles,
+        is_cancelled,
+        scheduled_hour_utc_at,
+        scheduled_departure_utc_at,
+        departed_at,
+        case
+            when scheduled_arrival_same_day_at < scheduled_departure_at
+                then {{ dbt.dateadd('day', 1, 'scheduled_arrival_same_day_at') }}
+            else scheduled_arrival_same_day_at
+        end as scheduled_arrival_at,
+        case
+            when arrived_same_day_at < departed_at
+                then {{ dbt.dateadd('day', 1, 'arrived_same_day_at') }}
+            else arrived_same_day_at
+        end as arrived_at,
+        _source_file,
+        _source_row,
+        _file_hash,
+        _loaded_at,
+        _partition_date
+
+    from arrivals
+
 )
 
-select * from final
+select * from timestamped

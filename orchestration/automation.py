@@ -1,0 +1,227 @@
+"""Automation: sensors and schedules that keep the asset graph fresh (filled in by #3 and #7).
+
+`landing_zone_sensor` watches the landing zone (docs/landing_zone.md) and requests a load for each
+new or changed file:
+
+- Its cursor (persisted by Dagster between ticks and across restarts) maps each file, by its path
+  relative to the landing dir, to ``[mtime_ns, size, sha256 prefix]``. A file whose mtime and size
+  are unchanged is not read again; a file whose mtime or size changed is hashed, and only a new
+  hash counts as a change (touching a file, or rewriting the same bytes, triggers nothing).
+- New or changed days become one run per contiguous range of days (single-run backfill over
+  ``dagster/asset_partition_range_start`` … ``_end``); flights and weather days with the same range
+  share the run. A changed reference snapshot (airlines, airports, planes) requests its refresh.
+- A file in ``flights/`` or ``weather/`` whose name is not a day of the partition range requests
+  a load of the latest delivered day of that entity: the run quarantines the stray file and fails
+  with a message that names it (a sensor does not write the warehouse itself).
+- Each request has a run key built from the files and their hashes, so the same change never
+  launches two runs, even if a tick is evaluated twice.
+- The first tick (no cursor) requests only what the Dagster instance has not loaded yet: days
+  never materialized, and files modified after their asset's latest materialization. Starting
+  the sensor after `make run` therefore does not reload the whole year.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration import ingest, raw_loader, settings
+
+SENSOR_NAME = "landing_zone_sensor"
+DAILY_ENTITIES = tuple(raw_loader.DAILY_TABLES)
+REFERENCE_ENTITIES = tuple(raw_loader.REFERENCE_TABLES)
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+_HASH_CHARS = 16
+
+
+@dataclass(frozen=True)
+class _Change:
+    relative: str  # path relative to the landing dir
+    entity: str
+    digest: str
+    day: date | None  # a daily file's day; None for a snapshot or a stray file
+    stray: bool = False
+
+
+def _landing_files(landing_dir: Path) -> Iterable[tuple[str, str, Path]]:
+    """(entity, relative path, path) of every delivered file, hidden files excluded."""
+    for entity in DAILY_ENTITIES:
+        folder = landing_dir / entity
+        if folder.is_dir():
+            for path in sorted(folder.iterdir()):
+                if path.is_file() and not path.name.startswith("."):
+                    yield entity, f"{entity}/{path.name}", path
+    for entity in REFERENCE_ENTITIES:
+        for suffix in raw_loader.FILE_SUFFIXES:
+            path = landing_dir / f"{entity}{suffix}"
+            if path.is_file():
+                yield entity, path.name, path
+
+
+def _digest(path: Path) -> str:
+    return raw_loader.file_sha256(path)[:_HASH_CHARS]
+
+
+def _contiguous(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Sorted days grouped into inclusive ranges of consecutive days."""
+    ranges: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if ranges and day == ranges[-1][1] + timedelta(days=1):
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
+
+
+def _run_key(kind: str, changes: Iterable[_Change]) -> str:
+    content = "\n".join(sorted(f"{change.relative}:{change.digest}" for change in changes))
+    return f"{kind}:{hashlib.sha256(content.encode()).hexdigest()[:20]}"
+
+
+class _Baseline:
+    """What the instance already loaded, consulted on the first tick only (no cursor yet)."""
+
+    def __init__(self, instance: dg.DagsterInstance):
+        self._instance = instance
+        self._materialized: dict[str, set[str]] = {}
+        self._latest: dict[str, float | None] = {}
+
+    def _key(self, entity: str) -> dg.AssetKey:
+        return dg.AssetKey(["raw", entity])
+
+    def latest_timestamp(self, entity: str) -> float | None:
+        if entity not in self._latest:
+            event = self._instance.get_latest_materialization_event(self._key(entity))
+            self._latest[entity] = event.timestamp if event is not None else None
+        return self._latest[entity]
+
+    def already_loaded(self, entity: str, day: date | None, mtime_ns: int) -> bool:
+        latest = self.latest_timestamp(entity)
+        if latest is None or mtime_ns / 1e9 > latest:
+            return False
+        if day is None:
+            return True
+        if entity not in self._materialized:
+            self._materialized[entity] = set(
+                self._instance.get_materialized_partitions(self._key(entity))
+            )
+        return day.isoformat() in self._materialized[entity]
+
+
+def evaluate_landing_zone(
+    landing_dir: Path,
+    cursor: str | None,
+    instance: dg.DagsterInstance | None,
+    partition_range: tuple[date, date],
+) -> tuple[list[dg.RunRequest], str, list[str]]:
+    """The run requests for the files changed since ``cursor``, the new cursor, and notes."""
+    previous: dict[str, list] | None = json.loads(cursor) if cursor else None
+    baseline = _Baseline(instance) if previous is None and instance is not None else None
+    first_day, last_day = partition_range
+    state: dict[str, list] = {}
+    changes: list[_Change] = []
+    notes: list[str] = []
+    valid_days: dict[str, list[date]] = {entity: [] for entity in DAILY_ENTITIES}
+    for entity, relative, path in _landing_files(landing_dir):
+        stat = path.stat()
+        known = (previous or {}).get(relative)
+        if known is not None and known[0] == stat.st_mtime_ns and known[1] == stat.st_size:
+            digest = known[2]
+            is_new = False
+        else:
+            digest = _digest(path)
+            is_new = known is None or known[2] != digest
+        state[relative] = [stat.st_mtime_ns, stat.st_size, digest]
+        day = raw_loader.day_of_file_name(path.name) if entity in DAILY_ENTITIES else None
+        stray = entity in DAILY_ENTITIES and (day is None or not first_day <= day <= last_day)
+        if entity in DAILY_ENTITIES and not stray:
+            valid_days[entity].append(day)
+        if not is_new:
+            continue
+        if (
+            baseline is not None
+            and not stray
+            and baseline.already_loaded(entity, day, stat.st_mtime_ns)
+        ):
+            continue
+        changes.append(_Change(relative, entity, digest, None if stray else day, stray))
+
+    requests: list[dg.RunRequest] = []
+    # Days: one request per contiguous range; entities with the same range share it.
+    by_range: dict[tuple[date, date], list[str]] = {}
+    changes_by_range: dict[tuple[date, date], list[_Change]] = {}
+    for entity in DAILY_ENTITIES:
+        entity_changes = [c for c in changes if c.entity == entity and not c.stray]
+        strays = [c for c in changes if c.entity == entity and c.stray]
+        days = [c.day for c in entity_changes]
+        if strays:
+            names = ", ".join(c.relative for c in strays)
+            notes.append(f"not a day of {first_day}..{last_day}, to be quarantined: {names}")
+            if not days:  # a run of the latest delivered day quarantines the stray files
+                days = [max(valid_days[entity])] if valid_days[entity] else [first_day]
+        for span in _contiguous(days):
+            by_range.setdefault(span, []).append(entity)
+            changes_by_range.setdefault(span, []).extend(
+                c for c in [*entity_changes, *strays] if c.stray or span[0] <= c.day <= span[1]
+            )
+    for (start, end), entities in sorted(by_range.items()):
+        selection = [dg.AssetKey(["raw", entity]) for entity in entities]
+        run_key = _run_key(f"days:{start}..{end}", changes_by_range[(start, end)])
+        if start == end:
+            requests.append(
+                dg.RunRequest(
+                    run_key=run_key, asset_selection=selection, partition_key=start.isoformat()
+                )
+            )
+        else:
+            requests.append(
+                dg.RunRequest(
+                    run_key=run_key,
+                    asset_selection=selection,
+                    tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
+                )
+            )
+    snapshots = [c for c in changes if c.entity in REFERENCE_ENTITIES]
+    if snapshots:
+        requests.append(
+            dg.RunRequest(
+                run_key=_run_key("snapshots", snapshots),
+                asset_selection=sorted({dg.AssetKey(["raw", c.entity]) for c in snapshots}),
+            )
+        )
+    return requests, json.dumps(state, sort_keys=True, separators=(",", ":")), notes
+
+
+@dg.sensor(
+    name=SENSOR_NAME,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    asset_selection=dg.AssetSelection.assets(*ingest.ingest_assets),
+    description="Requests a load of each new or changed file in the landing zone: contiguous new "
+    "days become one run over the range; changed snapshots refresh their raw table.",
+)
+def landing_zone_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    landing_dir = settings.load().landing_dir
+    if not landing_dir.is_dir():
+        return dg.SensorResult(
+            skip_reason=f"no landing zone at {landing_dir} yet", cursor=context.cursor
+        )
+    # The instance is consulted on the first tick only (see `_Baseline`).
+    instance = context.instance if not context.cursor else None
+    requests, cursor, notes = evaluate_landing_zone(
+        landing_dir, context.cursor, instance, ingest.partition_range()
+    )
+    for note in notes:
+        context.log.warning(note)
+    if not requests:
+        return dg.SensorResult(skip_reason="no new or changed landing files", cursor=cursor)
+    return dg.SensorResult(run_requests=requests, cursor=cursor)
+
+
+sensors: list[dg.SensorDefinition] = [landing_zone_sensor]
+schedules: list[dg.ScheduleDefinition] = []

@@ -1,0 +1,294 @@
+"""The dbt project in Dagster (issue #4, acceptance 2 and 5), with real runs on the raw fixture.
+
+Three runs, one after the other, on one warehouse (raw fixture + predictions table):
+1. the lead's one-run materialization (`orchestration.materialize.materialize_all`) of every dbt
+   asset for the first day: the three `@dbt_assets` (unpartitioned, daily, monitoring) run in
+   one run, in an order without cycles, each releasing the DuckDB file for the next;
+2. the daily dbt assets for the other two days (one single-run backfill): built one window at a
+   time, the daily tables equal the session's full `dbt build` (checksums);
+3. day 2 again after its raw rows changed and got a flight of an unknown carrier: only that day
+   is rebuilt, the failing (error) test on the mart fails the step, and the ML scoring,
+   monitoring and publish assets downstream do not run.
+Each model's materialization carries its row count; dbt tests are asset checks, and the real
+data gap (tail numbers missing from planes) is a WARN check with its failing-row count.
+
+Needs the prepared manifest (`make install`), like tests/orchestration/test_definitions.py.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from dbt_cli import query
+from raw_fixture import DEFAULT_DAYS, RawFixture, copy_raw, fixture_days, read_source_lines
+
+DAYS = fixture_days(DEFAULT_DAYS)
+TAIL_NUMBER_CHECK = "relationships_stg_nycflights13__flights_tail_number__tail_number__ref_stg"
+CARRIER_CHECK = "relationships_flights_carrier_code__carrier_code__ref_carriers_"
+DOWNSTREAM = (
+    "ml/flight_delay_predictions",
+    "ml/flight_delay_monitoring",
+    "serving/warehouse_snapshot",
+)
+
+
+@pytest.fixture(scope="module")
+def data_dir(raw_template: RawFixture, tmp_path_factory: pytest.TempPathFactory):
+    """RUNWAY_DATA_DIR with a warehouse holding the raw fixture and the predictions table."""
+    data = tmp_path_factory.mktemp("dagster") / "data"
+    copy_raw(raw_template, data)
+    with pytest.MonkeyPatch.context() as patch:
+        for variable in ("RUNWAY_WAREHOUSE", "RUNWAY_SERVING_DIR", "MLFLOW_TRACKING_URI"):
+            patch.delenv(variable, raising=False)
+        patch.setenv("RUNWAY_DATA_DIR", str(data))
+        yield data
+
+
+def _dbt_keys() -> dict[str, set[dg.AssetKey]]:
+    from orchestration import transform
+
+    return {assets.node_def.name: set(assets.keys) for assets in transform.transform_assets}
+
+
+def _materialize(start: date, end: date, keys) -> dg.ExecuteInProcessResult:
+    from orchestration.materialize import materialize_all
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        return materialize_all(start, end, instance, selection=dg.AssetSelection.assets(*keys))
+
+
+@pytest.fixture(scope="module")
+def one_run(data_dir: Path) -> dg.ExecuteInProcessResult:
+    """Every dbt asset, daily ones for the first day, in one run (what `make run` does)."""
+    keys = set().union(*_dbt_keys().values())
+    return _materialize(DAYS[0], DAYS[0], keys)
+
+
+@pytest.fixture(scope="module")
+def later_days_run(one_run: dg.ExecuteInProcessResult) -> dg.ExecuteInProcessResult:
+    """The daily dbt assets for the other days: one run over their partitions."""
+    assert one_run.success
+    return _materialize(DAYS[1], DAYS[-1], _dbt_keys()["dbt_daily_models"])
+
+
+def checksum(db_path: Path, table: str) -> tuple[int, str]:
+    """(rows, md5 of the sorted rows): equal only if the tables hold the same rows."""
+    (rows, digest) = query(
+        db_path,
+        f"select count(*), md5(coalesce(string_agg(cast(t as varchar), chr(10)"
+        f" order by cast(t as varchar)), '')) from {table} as t",
+    )[0]
+    return rows, digest
+
+
+def _materializations(result: dg.ExecuteInProcessResult) -> dict[str, list]:
+    found: dict[str, list] = {}
+    for event in result.get_asset_materialization_events():
+        found.setdefault(event.asset_key.to_user_string(), []).append(event.materialization)
+    return found
+
+
+def test_three_dbt_assets_split_the_project_without_cycles() -> None:
+    from orchestration.ingest import daily_partitions
+    from orchestration.transform import transform_assets
+
+    by_name = {assets.node_def.name: assets for assets in transform_assets}
+    daily = by_name["dbt_daily_models"]
+    assert daily.partitions_def is daily_partitions
+    assert {k.to_user_string() for k in daily.keys} == {
+        "marts/flights",
+        "marts/daily_carrier_performance",
+        "ml/flight_features",
+    }
+    assert by_name["dbt_models"].partitions_def is None
+    assert {k.to_user_string() for k in by_name["dbt_monitoring_models"].keys} == {
+        "ml/flight_delay_monitoring"
+    }
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    parents = graph.get(dg.AssetKey(["ml", "flight_delay_monitoring"])).parent_keys
+    assert dg.AssetKey(["ml", "flight_delay_predictions"]) in parents  # the scoring asset
+    assert graph.get(dg.AssetKey(["ml", "flight_delay_predictions"])).is_materializable
+
+
+def test_one_run_materializes_every_dbt_model(one_run: dg.ExecuteInProcessResult) -> None:
+    assert one_run.success
+    materialized = _materializations(one_run)
+    for name, keys in _dbt_keys().items():
+        for key in keys:
+            events = materialized.get(key.to_user_string(), [])
+            if name == "dbt_daily_models":
+                assert [e.partition for e in events] == [DAYS[0].isoformat()], key
+            else:
+                assert len(events) == 1, key
+                assert events[0].partition is None
+
+
+def test_row_counts_are_recorded(
+    one_run: dg.ExecuteInProcessResult,
+    later_days_run: dg.ExecuteInProcessResult,
+    data_dir: Path,
+    csv_flights,
+) -> None:
+    assert later_days_run.success
+    first = _materializations(one_run)
+    later = _materializations(later_days_run)
+    # unpartitioned models (views included): the table as it is now (not rebuilt since)
+    warehouse = data_dir / "warehouse.duckdb"
+    for key, events in first.items():
+        if key in later:
+            continue
+        schema, table = key.split("/")
+        (rows,) = query(warehouse, f"select count(*) from {schema}.{table}")[0]
+        assert rows > 0, key
+        assert events[0].metadata["dagster/row_count"].value == rows, key
+    # daily models: the whole table and the run's window, counted from the CSV
+    flights_per_day = Counter(
+        date(int(r["year"]), int(r["month"]), int(r["day"])) for r in csv_flights
+    )
+    carriers_per_day = Counter(
+        day
+        for day, _ in {
+            (date(int(r["year"]), int(r["month"]), int(r["day"])), r["carrier"])
+            for r in csv_flights
+        }
+    )
+    for key, per_day in (
+        ("marts/flights", flights_per_day),
+        ("ml/flight_features", flights_per_day),
+        ("marts/daily_carrier_performance", carriers_per_day),
+    ):
+        [after_first] = first[key]
+        assert after_first.metadata["dagster/row_count"].value == per_day[DAYS[0]], key
+        assert after_first.metadata["window_row_count"].value == per_day[DAYS[0]], key
+        assert [e.partition for e in later[key]] == [d.isoformat() for d in DAYS[1:]], key
+        for event in later[key]:  # one run, one count, reported on each of its partitions
+            assert event.metadata["dagster/row_count"].value == sum(per_day.values()), key
+            later_rows = sum(per_day[d] for d in DAYS[1:])
+            assert event.metadata["window_row_count"].value == later_rows, key
+
+
+@pytest.mark.parametrize(
+    "table", ["marts.flights", "marts.daily_carrier_performance", "ml.flight_features"]
+)
+def test_day_by_day_equals_full_build(
+    later_days_run: dg.ExecuteInProcessResult, data_dir: Path, built: Path, table: str
+) -> None:
+    """Built one window at a time by partition runs, the daily tables are the full build's."""
+    assert later_days_run.success
+    rows, digest = checksum(data_dir / "warehouse.duckdb", table)
+    assert rows > 0
+    assert (rows, digest) == checksum(built, table)
+
+
+def test_dbt_tests_are_checks_and_the_real_data_gap_warns_with_its_count(
+    one_run: dg.ExecuteInProcessResult, csv_flights
+) -> None:
+    header, lines = read_source_lines("planes")
+    planes = {line.split(",")[0].strip('"') for line in lines}
+    missing = sum(1 for row in csv_flights if row["tailnum"] not in planes | {"NA"})
+    evaluations = one_run.get_asset_check_evaluations()
+    assert len(evaluations) > 100
+    [tail] = [e for e in evaluations if e.check_name.startswith(TAIL_NUMBER_CHECK)]
+    assert tail.asset_key == dg.AssetKey(["staging", "stg_nycflights13__flights"])
+    assert not tail.passed
+    assert tail.severity == dg.AssetCheckSeverity.WARN
+    assert tail.metadata["dagster_dbt/failed_row_count"].value == missing
+    failed_errors = [
+        e.check_name
+        for e in evaluations
+        if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+    ]
+    assert failed_errors == []
+    checked = {e.asset_key.to_user_string() for e in evaluations}
+    assert {"marts/flights", "marts/routes", "ml/flight_delay_monitoring"} <= checked
+
+
+@pytest.fixture(scope="module")
+def failing_partition_run(
+    later_days_run: dg.ExecuteInProcessResult, data_dir: Path
+) -> dg.ExecuteInProcessResult:
+    """Day 2 again, after its raw data changed and got a flight of an unknown carrier."""
+    assert later_days_run.success
+    first, second = DAYS[0], DAYS[1]
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+    try:
+        con.execute(
+            "update raw.flights set dep_delay = dep_delay + 100"
+            " where _partition_date in (?, ?) and dep_delay is not null",
+            [first, second],
+        )
+        con.execute(
+            "insert into raw.flights select * replace ('ZZ' as carrier) from raw.flights"
+            " where _partition_date = ? limit 1",
+            [second],
+        )
+    finally:
+        con.close()
+    return _materialize(second, second, _daily_and_downstream())
+
+
+def _daily_and_downstream() -> set[dg.AssetKey]:
+    """The daily dbt assets and everything downstream (ML, monitoring, publish), whole
+    definitions (the ML multi-asset cannot be subset)."""
+    from orchestration.definitions import defs
+
+    daily = _dbt_keys()["dbt_daily_models"]
+    wanted = dg.AssetSelection.assets(*daily).downstream().resolve(defs.resolve_asset_graph())
+    keys: set[dg.AssetKey] = set()
+    for assets in defs.assets:
+        # training opens MLflow (seconds of imports): scoring stands for the ML stage here
+        if set(assets.keys) & wanted and "mlflow" not in assets.required_resource_keys:
+            keys |= set(assets.keys)
+    assert {dg.AssetKey(k.split("/")) for k in DOWNSTREAM} <= keys
+    return keys
+
+
+def test_partition_run_rebuilds_only_its_day(
+    failing_partition_run: dg.ExecuteInProcessResult, data_dir: Path
+) -> None:
+    first, second = DAYS[0], DAYS[1]
+    flights = _materializations(failing_partition_run)["marts/flights"]
+    assert [e.partition for e in flights] == [second.isoformat()]
+    warehouse = data_dir / "warehouse.duckdb"
+    (day_rows,) = query(
+        warehouse, "select count(*) from marts.flights where flight_date = ?", [second]
+    )[0]
+    assert flights[0].metadata["window_row_count"].value == day_rows
+    late = dict(
+        query(
+            warehouse,
+            "select flight_date, avg(case when is_departure_delayed_15 then 1.0 else 0.0 end)"
+            " from marts.flights where not is_cancelled group by 1",
+        )
+    )
+    assert late[second] == 1.0  # rebuilt from the changed raw rows: all 100+ minutes late
+    assert late[first] < 0.5  # the same change on day 1 is not picked up: not in the window
+    (unknown,) = query(warehouse, "select count(*) from marts.flights where carrier_code = 'ZZ'")[0]
+    assert unknown == 1
+
+
+def test_failing_mart_test_blocks_ml_and_publish(
+    failing_partition_run: dg.ExecuteInProcessResult,
+) -> None:
+    result = failing_partition_run
+    assert not result.success
+    assert {e.step_key for e in result.get_step_failure_events()} == {"dbt_daily_models"}
+    [carrier] = [e for e in result.get_asset_check_evaluations() if e.check_name == CARRIER_CHECK]
+    assert carrier.asset_key == dg.AssetKey(["marts", "flights"])
+    assert not carrier.passed and carrier.severity == dg.AssetCheckSeverity.ERROR
+    assert carrier.metadata["dagster_dbt/failed_row_count"].value == 1
+    started = {
+        event.step_key
+        for event in result.all_events
+        if event.event_type == dg.DagsterEventType.STEP_START
+    }
+    assert started == {"dbt_daily_models"}  # nothing downstream ran
+    materialized = set(_materializations(result))
+    assert materialized == {k.to_user_string() for k in _dbt_keys()["dbt_daily_models"]}
