@@ -205,11 +205,12 @@ def _load_file(
     path = landing_dir / rel
     payload = path.read_bytes()
     file_hash = hashlib.sha256(payload).hexdigest()
-    # DuckDB's read_csv does not expose line numbers: load a copy with a leading row number.
+    # DuckDB's read_csv does not expose line numbers: load a copy with a leading line number
+    # (docs/architecture.md: the row's line in the file, 1-based, the header is line 1).
     header, *lines = payload.decode("utf-8").splitlines()
     numbered = scratch_dir / rel.replace("/", "__")
     numbered.write_text(
-        "\n".join([f"_source_row,{header}", *(f"{i},{line}" for i, line in enumerate(lines, 1))])
+        "\n".join([f"_source_row,{header}", *(f"{i},{line}" for i, line in enumerate(lines, 2))])
         + "\n"
     )
     columns = {"_source_row": "BIGINT"} | RAW_COLUMNS[table]

@@ -168,7 +168,7 @@ def test_raw_fixture_matches_contract(raw_warehouse: RawFixture, csv_flights) ->
         "select min(_source_row), count(distinct _file_hash), count(_loaded_at),"
         " min(_partition_date), max(_partition_date) from raw.flights",
     )[0]
-    assert lineage[0] == 1
+    assert lineage[0] == 2  # the header is line 1
     assert lineage[1] == DEFAULT_DAYS
     assert lineage[2] == len(csv_flights)
     assert (lineage[3], lineage[4]) == (

@@ -1,16 +1,17 @@
 """The dbt project in Dagster (issue #4, acceptance 2 and 5), with real runs on the raw fixture.
 
-Three runs, one after the other, on one warehouse (raw fixture + predictions table):
+Two runs, one after the other, on one warehouse (raw fixture + predictions table):
 1. the lead's one-run materialization (`orchestration.materialize.materialize_all`) of every dbt
-   asset for the first day: the three `@dbt_assets` (unpartitioned, daily, monitoring) run in
-   one run, in an order without cycles, each releasing the DuckDB file for the next;
-2. the daily dbt assets for the other two days (one single-run backfill): built one window at a
-   time, the daily tables equal the session's full `dbt build` (checksums);
-3. day 2 again after its raw rows changed and got a flight of an unknown carrier: only that day
-   is rebuilt, the failing (error) test on the mart fails the step, and the ML scoring,
-   monitoring and publish assets downstream do not run.
-Each model's materialization carries its row count; dbt tests are asset checks, and the real
-data gap (tail numbers missing from planes) is a WARN check with its failing-row count.
+   asset, daily ones over days 1-2: the three `@dbt_assets` (unpartitioned, daily, monitoring)
+   run in one run, in an order without cycles, each releasing the DuckDB file for the next;
+   each model's materialization carries its row count; dbt tests are asset checks, and the
+   real data gap (tail numbers missing from planes) is a WARN check with its failing-row count;
+2. the daily dbt assets and everything downstream over days 2-3, after the raw rows of days 1
+   and 2 changed and day 3 got a flight of an unknown carrier: the run passes its window to dbt,
+   which rebuilds day 2 from the changed rows, adds day 3 and leaves day 1 alone; the days built
+   one window at a time equal the session's full `dbt build` (checksums); the failing (error)
+   test on the mart fails the step, and the ML scoring, monitoring and publish assets downstream
+   do not run.
 
 Needs the prepared manifest (`make install`), like tests/orchestration/test_definitions.py.
 """
@@ -18,6 +19,7 @@ Needs the prepared manifest (`make install`), like tests/orchestration/test_defi
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -25,7 +27,14 @@ import dagster as dg
 import duckdb
 import pytest
 from dbt_cli import query
-from raw_fixture import DEFAULT_DAYS, RawFixture, copy_raw, fixture_days, read_source_lines
+from raw_fixture import (
+    DEFAULT_DAYS,
+    WAREHOUSE_FILE,
+    RawFixture,
+    copy_raw,
+    fixture_days,
+    read_source_lines,
+)
 
 DAYS = fixture_days(DEFAULT_DAYS)
 TAIL_NUMBER_CHECK = "relationships_stg_nycflights13__flights_tail_number__tail_number__ref_stg"
@@ -62,28 +71,45 @@ def _materialize(start: date, end: date, keys) -> dg.ExecuteInProcessResult:
         return materialize_all(start, end, instance, selection=dg.AssetSelection.assets(*keys))
 
 
+@dataclass
+class OneRun:
+    result: dg.ExecuteInProcessResult
+    row_counts: dict[str, int]  # of every dbt relation, right after the run
+
+
 @pytest.fixture(scope="module")
-def one_run(data_dir: Path) -> dg.ExecuteInProcessResult:
-    """Every dbt asset, daily ones for the first day, in one run (what `make run` does)."""
+def one_run(data_dir: Path) -> OneRun:
+    """Every dbt asset, daily ones over days 1-2, in one run (what `make run` does)."""
     keys = set().union(*_dbt_keys().values())
-    return _materialize(DAYS[0], DAYS[0], keys)
+    result = _materialize(DAYS[0], DAYS[1], keys)
+    counts = {}
+    for key in keys:
+        schema, table = key.path
+        (counts[key.to_user_string()],) = query(
+            data_dir / WAREHOUSE_FILE, f"select count(*) from {schema}.{table}"
+        )[0]
+    return OneRun(result=result, row_counts=counts)
 
 
-@pytest.fixture(scope="module")
-def later_days_run(one_run: dg.ExecuteInProcessResult) -> dg.ExecuteInProcessResult:
-    """The daily dbt assets for the other days: one run over their partitions."""
-    assert one_run.success
-    return _materialize(DAYS[1], DAYS[-1], _dbt_keys()["dbt_daily_models"])
-
-
-def checksum(db_path: Path, table: str) -> tuple[int, str]:
+def checksum(db_path: Path, table: str, where: str) -> tuple[int, str]:
     """(rows, md5 of the sorted rows): equal only if the tables hold the same rows."""
     (rows, digest) = query(
         db_path,
         f"select count(*), md5(coalesce(string_agg(cast(t as varchar), chr(10)"
-        f" order by cast(t as varchar)), '')) from {table} as t",
+        f" order by cast(t as varchar)), '')) from {table} as t where {where}",
     )[0]
     return rows, digest
+
+
+def _per_day(csv_flights) -> tuple[Counter, Counter]:
+    """Flights per day, and (day, carrier) groups per day, from the CSV."""
+
+    def day(row: dict[str, str]) -> date:
+        return date(int(row["year"]), int(row["month"]), int(row["day"]))
+
+    flights = Counter(day(row) for row in csv_flights)
+    groups = Counter(d for d, _ in {(day(row), row["carrier"]) for row in csv_flights})
+    return flights, groups
 
 
 def _materializations(result: dg.ExecuteInProcessResult) -> dict[str, list]:
@@ -117,83 +143,45 @@ def test_three_dbt_assets_split_the_project_without_cycles() -> None:
     assert graph.get(dg.AssetKey(["ml", "flight_delay_predictions"])).is_materializable
 
 
-def test_one_run_materializes_every_dbt_model(one_run: dg.ExecuteInProcessResult) -> None:
-    assert one_run.success
-    materialized = _materializations(one_run)
+def test_one_run_materializes_every_dbt_model(one_run: OneRun) -> None:
+    assert one_run.result.success
+    materialized = _materializations(one_run.result)
     for name, keys in _dbt_keys().items():
         for key in keys:
             events = materialized.get(key.to_user_string(), [])
             if name == "dbt_daily_models":
-                assert [e.partition for e in events] == [DAYS[0].isoformat()], key
+                assert [e.partition for e in events] == [d.isoformat() for d in DAYS[:2]], key
             else:
                 assert len(events) == 1, key
                 assert events[0].partition is None
 
 
-def test_row_counts_are_recorded(
-    one_run: dg.ExecuteInProcessResult,
-    later_days_run: dg.ExecuteInProcessResult,
-    data_dir: Path,
-    csv_flights,
-) -> None:
-    assert later_days_run.success
-    first = _materializations(one_run)
-    later = _materializations(later_days_run)
-    # unpartitioned models (views included): the table as it is now (not rebuilt since)
-    warehouse = data_dir / "warehouse.duckdb"
-    for key, events in first.items():
-        if key in later:
-            continue
-        schema, table = key.split("/")
-        (rows,) = query(warehouse, f"select count(*) from {schema}.{table}")[0]
+def test_row_counts_are_recorded(one_run: OneRun, csv_flights) -> None:
+    flights_per_day, groups_per_day = _per_day(csv_flights)
+    window = DAYS[:2]
+    expected_daily = {
+        "marts/flights": sum(flights_per_day[d] for d in window),
+        "ml/flight_features": sum(flights_per_day[d] for d in window),
+        "marts/daily_carrier_performance": sum(groups_per_day[d] for d in window),
+    }
+    for key, events in _materializations(one_run.result).items():
+        rows = one_run.row_counts[key]
         assert rows > 0, key
-        assert events[0].metadata["dagster/row_count"].value == rows, key
-    # daily models: the whole table and the run's window, counted from the CSV
-    flights_per_day = Counter(
-        date(int(r["year"]), int(r["month"]), int(r["day"])) for r in csv_flights
-    )
-    carriers_per_day = Counter(
-        day
-        for day, _ in {
-            (date(int(r["year"]), int(r["month"]), int(r["day"])), r["carrier"])
-            for r in csv_flights
-        }
-    )
-    for key, per_day in (
-        ("marts/flights", flights_per_day),
-        ("ml/flight_features", flights_per_day),
-        ("marts/daily_carrier_performance", carriers_per_day),
-    ):
-        [after_first] = first[key]
-        assert after_first.metadata["dagster/row_count"].value == per_day[DAYS[0]], key
-        assert after_first.metadata["window_row_count"].value == per_day[DAYS[0]], key
-        assert [e.partition for e in later[key]] == [d.isoformat() for d in DAYS[1:]], key
-        for event in later[key]:  # one run, one count, reported on each of its partitions
-            assert event.metadata["dagster/row_count"].value == sum(per_day.values()), key
-            later_rows = sum(per_day[d] for d in DAYS[1:])
-            assert event.metadata["window_row_count"].value == later_rows, key
-
-
-@pytest.mark.parametrize(
-    "table", ["marts.flights", "marts.daily_carrier_performance", "ml.flight_features"]
-)
-def test_day_by_day_equals_full_build(
-    later_days_run: dg.ExecuteInProcessResult, data_dir: Path, built: Path, table: str
-) -> None:
-    """Built one window at a time by partition runs, the daily tables are the full build's."""
-    assert later_days_run.success
-    rows, digest = checksum(data_dir / "warehouse.duckdb", table)
-    assert rows > 0
-    assert (rows, digest) == checksum(built, table)
+        if key in expected_daily:
+            assert rows == expected_daily[key], key
+        for event in events:  # views too
+            assert event.metadata["dagster/row_count"].value == rows, key
+            if key in expected_daily:
+                assert event.metadata["window_row_count"].value == rows, key
 
 
 def test_dbt_tests_are_checks_and_the_real_data_gap_warns_with_its_count(
-    one_run: dg.ExecuteInProcessResult, csv_flights
+    one_run: OneRun, csv_flights
 ) -> None:
     header, lines = read_source_lines("planes")
     planes = {line.split(",")[0].strip('"') for line in lines}
     missing = sum(1 for row in csv_flights if row["tailnum"] not in planes | {"NA"})
-    evaluations = one_run.get_asset_check_evaluations()
+    evaluations = one_run.result.get_asset_check_evaluations()
     assert len(evaluations) > 100
     [tail] = [e for e in evaluations if e.check_name.startswith(TAIL_NUMBER_CHECK)]
     assert tail.asset_key == dg.AssetKey(["staging", "stg_nycflights13__flights"])
@@ -211,27 +199,25 @@ def test_dbt_tests_are_checks_and_the_real_data_gap_warns_with_its_count(
 
 
 @pytest.fixture(scope="module")
-def failing_partition_run(
-    later_days_run: dg.ExecuteInProcessResult, data_dir: Path
-) -> dg.ExecuteInProcessResult:
-    """Day 2 again, after its raw data changed and got a flight of an unknown carrier."""
-    assert later_days_run.success
-    first, second = DAYS[0], DAYS[1]
-    con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+def failing_partition_run(one_run: OneRun, data_dir: Path) -> dg.ExecuteInProcessResult:
+    """Days 2-3, after days 1-2 changed (every departure 100 minutes later) and day 3 got a
+    flight of a carrier that is not in airlines (breaks an error test on marts.flights)."""
+    assert one_run.result.success
+    con = duckdb.connect(str(data_dir / WAREHOUSE_FILE))
     try:
         con.execute(
             "update raw.flights set dep_delay = dep_delay + 100"
             " where _partition_date in (?, ?) and dep_delay is not null",
-            [first, second],
+            [DAYS[0], DAYS[1]],
         )
         con.execute(
             "insert into raw.flights select * replace ('ZZ' as carrier) from raw.flights"
             " where _partition_date = ? limit 1",
-            [second],
+            [DAYS[2]],
         )
     finally:
         con.close()
-    return _materialize(second, second, _daily_and_downstream())
+    return _materialize(DAYS[1], DAYS[2], _daily_and_downstream())
 
 
 def _daily_and_downstream() -> set[dg.AssetKey]:
@@ -250,28 +236,45 @@ def _daily_and_downstream() -> set[dg.AssetKey]:
     return keys
 
 
-def test_partition_run_rebuilds_only_its_day(
-    failing_partition_run: dg.ExecuteInProcessResult, data_dir: Path
+def test_partition_run_rebuilds_only_its_days(
+    failing_partition_run: dg.ExecuteInProcessResult, data_dir: Path, csv_flights
 ) -> None:
-    first, second = DAYS[0], DAYS[1]
+    first, second, third = DAYS
     flights = _materializations(failing_partition_run)["marts/flights"]
-    assert [e.partition for e in flights] == [second.isoformat()]
-    warehouse = data_dir / "warehouse.duckdb"
-    (day_rows,) = query(
-        warehouse, "select count(*) from marts.flights where flight_date = ?", [second]
-    )[0]
-    assert flights[0].metadata["window_row_count"].value == day_rows
+    assert [e.partition for e in flights] == [second.isoformat(), third.isoformat()]
+    flights_per_day, _ = _per_day(csv_flights)
+    for event in flights:  # one run, one count, reported on each of its partitions
+        assert event.metadata["dagster/row_count"].value == sum(flights_per_day.values()) + 1
+        in_window = flights_per_day[second] + flights_per_day[third] + 1
+        assert event.metadata["window_row_count"].value == in_window
     late = dict(
         query(
-            warehouse,
+            data_dir / WAREHOUSE_FILE,
             "select flight_date, avg(case when is_departure_delayed_15 then 1.0 else 0.0 end)"
             " from marts.flights where not is_cancelled group by 1",
         )
     )
     assert late[second] == 1.0  # rebuilt from the changed raw rows: all 100+ minutes late
     assert late[first] < 0.5  # the same change on day 1 is not picked up: not in the window
-    (unknown,) = query(warehouse, "select count(*) from marts.flights where carrier_code = 'ZZ'")[0]
+    (unknown,) = query(
+        data_dir / WAREHOUSE_FILE, "select count(*) from marts.flights where carrier_code = 'ZZ'"
+    )[0]
     assert unknown == 1
+
+
+@pytest.mark.parametrize(
+    "table", ["marts.flights", "marts.daily_carrier_performance", "ml.flight_features"]
+)
+def test_days_built_window_by_window_equal_the_full_build(
+    failing_partition_run: dg.ExecuteInProcessResult, data_dir: Path, built: Path, table: str
+) -> None:
+    """Day 1 (first run's window) and day 3 (second run's), whose raw rows are unchanged, hold
+    exactly the full build's rows (day 2 was rebuilt from changed rows; ZZ is the added flight)."""
+    days = ", ".join(f"date '{d.isoformat()}'" for d in (DAYS[0], DAYS[2]))
+    where = f"flight_date in ({days}) and carrier_code <> 'ZZ'"
+    rows, digest = checksum(data_dir / WAREHOUSE_FILE, table, where)
+    assert rows > 0
+    assert (rows, digest) == checksum(built, table, where)
 
 
 def test_failing_mart_test_blocks_ml_and_publish(
