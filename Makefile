@@ -21,7 +21,7 @@ DEFS := -m orchestration.definitions
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.yaml' -o -name '*.csv' \) -print 2>/dev/null)
 
-.PHONY: help install run materialize summary test lint format dev dashboard mlflow serve clean
+.PHONY: help install run materialize summary test lint format dev dashboard mlflow serve docs clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -78,6 +78,10 @@ dashboard: .venv/.installed ## only the Streamlit app on 127.0.0.1:8501
 
 mlflow: .venv/.installed ## MLflow UI on 127.0.0.1:5000 over data/mlflow
 	$(RUN) mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri sqlite:///$(RUNWAY_DATA_DIR)/mlflow/mlflow.db
+
+docs: .venv/.installed ## dbt docs of the warehouse (after make run) on http://127.0.0.1:8080
+	cd dbt_project && $(RUN) dbt docs generate --target-path target/docs
+	cd dbt_project && $(RUN) dbt docs serve --target-path target/docs --host 127.0.0.1 --port 8080 --no-browser
 
 SERVE_PORT ?= 5001
 
