@@ -25,82 +25,19 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration import raw_loader
+
 FIRST_DAY = date(2013, 1, 1)
 DEFAULT_DAYS = 3
 # dbt's views name the DuckDB catalog after the file: copies keep the name, in another folder.
 WAREHOUSE_FILE = "warehouse.duckdb"
 
-# Raw column types, in file order (docs/architecture.md, `raw` schema).
-RAW_COLUMNS: dict[str, dict[str, str]] = {
-    "flights": {
-        "year": "INTEGER",
-        "month": "INTEGER",
-        "day": "INTEGER",
-        "dep_time": "INTEGER",
-        "sched_dep_time": "INTEGER",
-        "dep_delay": "DOUBLE",
-        "arr_time": "INTEGER",
-        "sched_arr_time": "INTEGER",
-        "arr_delay": "DOUBLE",
-        "carrier": "VARCHAR",
-        "flight": "INTEGER",
-        "tailnum": "VARCHAR",
-        "origin": "VARCHAR",
-        "dest": "VARCHAR",
-        "air_time": "DOUBLE",
-        "distance": "DOUBLE",
-        "hour": "INTEGER",
-        "minute": "INTEGER",
-        "time_hour": "TIMESTAMP",
-    },
-    "weather": {
-        "origin": "VARCHAR",
-        "year": "INTEGER",
-        "month": "INTEGER",
-        "day": "INTEGER",
-        "hour": "INTEGER",
-        "temp": "DOUBLE",
-        "dewp": "DOUBLE",
-        "humid": "DOUBLE",
-        "wind_dir": "DOUBLE",
-        "wind_speed": "DOUBLE",
-        "wind_gust": "DOUBLE",
-        "precip": "DOUBLE",
-        "pressure": "DOUBLE",
-        "visib": "DOUBLE",
-        "time_hour": "TIMESTAMP",
-    },
-    "airlines": {"carrier": "VARCHAR", "name": "VARCHAR"},
-    "airports": {
-        "faa": "VARCHAR",
-        "name": "VARCHAR",
-        "lat": "DOUBLE",
-        "lon": "DOUBLE",
-        "alt": "INTEGER",
-        "tz": "INTEGER",
-        "dst": "VARCHAR",
-        "tzone": "VARCHAR",
-    },
-    "planes": {
-        "tailnum": "VARCHAR",
-        "year": "INTEGER",
-        "type": "VARCHAR",
-        "manufacturer": "VARCHAR",
-        "model": "VARCHAR",
-        "engines": "INTEGER",
-        "seats": "INTEGER",
-        "speed": "INTEGER",
-        "engine": "VARCHAR",
-    },
-}
+# Raw column types, in file order: the declared schemas of the landing contract, shared with the
+# loader (docs/architecture.md, `raw` schema). Row figures are still computed here, independently.
+RAW_COLUMNS: dict[str, dict[str, str]] = {**raw_loader.DAILY_TABLES, **raw_loader.REFERENCE_TABLES}
 DAILY_TABLES = ("flights", "weather")
 SNAPSHOT_TABLES = ("airlines", "airports", "planes")
-LINEAGE_COLUMNS = {
-    "_source_file": "VARCHAR",
-    "_source_row": "BIGINT",
-    "_file_hash": "VARCHAR",
-    "_loaded_at": "TIMESTAMP",
-}
+LINEAGE_COLUMNS = raw_loader.LINEAGE_COLUMNS
 PARTITION_COLUMN = {"_partition_date": "DATE"}
 
 
