@@ -21,7 +21,7 @@ DEFS := -m orchestration.definitions
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.yaml' -o -name '*.csv' \) -print 2>/dev/null)
 
-.PHONY: help install run materialize summary test lint format dev dashboard mlflow serve docs clean
+.PHONY: help install run materialize summary test lint format dev feed dashboard mlflow serve docs clean bench
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -68,10 +68,21 @@ format: .venv/.installed ## apply ruff fixes and formatting
 test: install lint ## install, lint, run the test suite
 	$(RUN) pytest
 
-dev: install ## dagster dev (127.0.0.1:3000) + Streamlit (127.0.0.1:8501) together
+# The live demo: the landing zone is seeded up to FEED_CUTOFF (nothing is removed: after `make run`
+# every day is there already), then live_feed_schedule delivers the next day every
+# RUNWAY_FEED_CRON (default every 5 minutes; RUNWAY_DEMO_FEED=0 turns it off) and the sensors and
+# declarative automation carry each day to the dashboards. See README, "Automation".
+FEED_CUTOFF ?= 2013-12-17
+DAYS ?= 1
+
+dev: install ## seed up to FEED_CUTOFF, dagster dev (127.0.0.1:3000) + Streamlit (127.0.0.1:8501), live feed on
+	$(RUN) python -m orchestration.seed --until $(FEED_CUTOFF) --quiet
 	trap 'kill 0' EXIT; \
 	$(RUN) streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true --browser.gatherUsageStats false & \
-	$(DAGSTER) dev -h 127.0.0.1 -p 3000
+	RUNWAY_DEMO_FEED=$${RUNWAY_DEMO_FEED:-1} $(DAGSTER) dev -h 127.0.0.1 -p 3000
+
+feed: .venv/.installed ## deliver the next DAYS day(s) of files to the landing zone, as the upstream would
+	$(RUN) python -m orchestration.seed.feed --days $(DAYS)
 
 dashboard: .venv/.installed ## only the Streamlit app on 127.0.0.1:8501
 	$(RUN) streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true --browser.gatherUsageStats false
@@ -83,12 +94,42 @@ docs: .venv/.installed ## dbt docs of the warehouse (after make run) on http://1
 	cd dbt_project && $(RUN) dbt docs generate --target-path target/docs
 	cd dbt_project && $(RUN) dbt docs serve --target-path target/docs --host 127.0.0.1 --port 8080 --no-browser
 
+# Evidence (dashboards/evidence/): the same query files as the app, as the source `runway`.
+# `npm install` from the committed lock, not `npm ci`: the lock cannot list optional platform
+# packages that were never published (@duckdb/node-bindings 1.4.2-r.1), and `npm ci` calls it
+# out of sync. The source's snapshot path is given relative to its folder (the connector joins
+# it to that folder), from the same settings as the app.
+EVIDENCE_DIR := dashboards/evidence
+.PHONY: evidence
+
+$(EVIDENCE_DIR)/node_modules/.package-lock.json: $(EVIDENCE_DIR)/package.json $(EVIDENCE_DIR)/package-lock.json
+	cd $(EVIDENCE_DIR) && npm install --no-audit --no-fund
+	@touch $@
+
+evidence: .venv/.installed $(EVIDENCE_DIR)/node_modules/.package-lock.json ## Evidence pages over the snapshot, built into dashboards/evidence/build (needs internet)
+	@snapshot="$$($(RUN) python -c 'from orchestration import settings; print(settings.load().snapshot_path)')"; \
+	test -f "$$snapshot" || { echo "No serving snapshot at $$snapshot: run 'make run' first." >&2; exit 1; }; \
+	echo "Evidence source runway = $$snapshot. Evidence's DuckDB-WASM downloads its parquet extension now: without internet the next step hangs."; \
+	cd $(EVIDENCE_DIR) && \
+	export EVIDENCE_SOURCE__runway__filename="$$(realpath -m --relative-to=sources/runway "$$snapshot")" && \
+	npm run sources && npm run build
+	@echo "Static site: $(EVIDENCE_DIR)/build/ (npm --prefix $(EVIDENCE_DIR) run preview serves it)"
+
 SERVE_PORT ?= 5001
 
 serve: .venv/.installed ## MLflow model server for models:/flight_delay@champion on 127.0.0.1:$(SERVE_PORT)
 	MLFLOW_TRACKING_URI="$$($(RUN) python -c 'from orchestration import settings; print(settings.load().mlflow_tracking_uri)')" \
 	MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true \
 	$(RUN) mlflow models serve -m models:/flight_delay@champion --env-manager local -h 127.0.0.1 -p $(SERVE_PORT)
+
+# Benchmark (issue #8): each scale in its own temp data dir, pipeline vs baseline; see docs/benchmark.md.
+SCALES ?= 1 10
+BENCH_START ?= 2013-01-01
+BENCH_END ?= 2013-01-07
+BENCH_ARGS ?=
+
+bench: install ## benchmark pipeline vs baseline (SCALES="1 10" BENCH_START BENCH_END) into bench/results/
+	$(RUN) python -m bench --scales "$(SCALES)" --start $(BENCH_START) --end $(BENCH_END) $(BENCH_ARGS)
 
 clean: ## delete runtime state (data/*) and build output, keep the installed venv
 	find data -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

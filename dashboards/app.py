@@ -44,13 +44,19 @@ pages = {
     ],
 }
 page = st.navigation(pages)
+# The browser tab names the page, so that several open tabs can be told apart.
+st.set_page_config(page_title=f"{page.title} · Runway")
 
 with st.sidebar:
     version = data.snapshot_version()
     if version is None:
         st.caption("No serving snapshot yet.")
     else:
-        st.caption(f"Snapshot published {ui.fmt_timestamp(version.published_at)} UTC")
+        st.caption(
+            f"Snapshot published {ui.fmt_timestamp(version.published_at)} UTC",
+            help="The read-only copy of the warehouse these pages read; the pipeline replaces "
+            "it after each run. Flight figures are as of the last flight date in it.",
+        )
 filters.sidebar()
 
 page.run()

@@ -84,6 +84,7 @@ PAGE_QUERIES: dict[str, tuple[str, ...]] = {
         "load_audit_summary",
         "rejected_rows",
         "quarantined_files",
+        "run_failures",  # from the live alerts file when there is one (``run_failures()``)
     ),
 }
 
@@ -293,6 +294,25 @@ def query(name: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
     if missing:
         raise TableMissing(missing, version.path)
     return _cached_query(name, version.path, version.inode, version.mtime_ns, version.size, key)
+
+
+def run_failures() -> pd.DataFrame | None:
+    """Failed pipeline runs, newest first (``queries/run_failures.sql``), or None if none known.
+
+    Read from the alerts file (``settings.load().alerts_path``) that the run-failure sensor
+    rewrites atomically beside the snapshot, so a failure shows before the next publish (and when
+    publishing is what fails); without that file, from the snapshot's copy. Cached per version of
+    the file read, like ``query``.
+    """
+    path = settings.load().alerts_path
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        try:
+            return query("run_failures")
+        except SnapshotUnavailable:  # no snapshot, or one published before alerts existed
+            return None
+    return _cached_query("run_failures", str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size, ())
 
 
 def load(name: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:

@@ -7,14 +7,14 @@ page switches; pages read the current choice with ``current()`` and pass ``Filte
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from dashboards import data
+from dashboards import data, ui
 
 DATES_KEY = "filter_dates"
 CARRIERS_KEY = "filter_carriers"
@@ -44,8 +44,15 @@ class Filters:
         }
 
     def describe(self) -> str:
+        """``"2013-03-07 to 2013-03-10 (4 days); all carriers; from EWR, JFK, LGA"``."""
         parts = []
-        if self.start_date or self.end_date:
+        if self.start_date and self.end_date:
+            days = (self.end_date - self.start_date).days + 1
+            parts.append(
+                f"{self.start_date.isoformat()} to {self.end_date.isoformat()} "
+                f"({days:,} day{'s' if days != 1 else ''})"
+            )
+        elif self.start_date or self.end_date:
             start = self.start_date.isoformat() if self.start_date else "…"
             end = self.end_date.isoformat() if self.end_date else "…"
             parts.append(f"{start} to {end}")
@@ -60,6 +67,15 @@ class FilterOptions:
     last_date: date | None
     carriers: dict[str, str]  # code -> label, busiest first
     origins: dict[str, str]
+    carrier_names: dict[str, str] = field(default_factory=dict)  # code -> name (code if none)
+
+    def carrier_palette(self) -> dict[str, str]:
+        """A colour per carrier of the snapshot, keyed by ``ui.carrier_label``, the busiest
+        first (they get the most distinct colours): a carrier keeps its colour whatever the
+        filters and the selection."""
+        return ui.category_palette(
+            [ui.carrier_label(code, self.carrier_names.get(code)) for code in self.carriers]
+        )
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> FilterOptions:
@@ -73,11 +89,16 @@ class FilterOptions:
         def day(value: Any) -> date | None:
             return None if pd.isna(value) else pd.Timestamp(value).date()
 
+        carriers = frame[frame["dimension"] == "carrier"]
         return cls(
             first_date=day(frame["first_flight_date"].min()) if len(frame) else None,
             last_date=day(frame["last_flight_date"].max()) if len(frame) else None,
             carriers=labels("carrier"),
             origins=labels("origin"),
+            carrier_names={
+                str(code): str(code) if pd.isna(name) else str(name)
+                for code, name in zip(carriers["code"], carriers["label"], strict=True)
+            },
         )
 
 

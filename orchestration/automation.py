@@ -18,18 +18,39 @@ new or changed file:
 - The first tick (no cursor) requests only what the Dagster instance has not loaded yet: days
   never materialized, and files modified after their asset's latest materialization. Starting
   the sensor after `make run` therefore does not reload the whole year.
+
+Everything downstream of the raw tables runs by declarative automation: each asset carries an
+`AutomationCondition` (orchestration/conditions.py, which says what runs when) and
+`runway_automation_sensor` evaluates them. Because Dagster's own
+`default_automation_condition_sensor` is stopped on a fresh instance, this sensor is defined here
+with a running default status, so `make dev` automates from its first start.
+
+The other definitions here, all running by default except the demo feed:
+
+- `live_feed_schedule` (job `live_feed`): the demo feed. Every `RUNWAY_FEED_CRON` (default: every
+  5 minutes) it delivers the next day's flights and weather files to the landing zone, as the
+  upstream would (`orchestration/seed/feed.py`), until the last day of the range. Running by
+  default only with `RUNWAY_DEMO_FEED=1` (`make dev` sets it).
+- `reference_tables_schedule`: reloads `raw/airlines`, `raw/airports`, `raw/planes` daily
+  (`RUNWAY_REFERENCE_CRON`, default 06:00 UTC), whether or not the sensor saw them change.
+- Freshness checks (`freshness_checks`, evaluated by `freshness_checks_sensor` and with every run
+  of their assets): each mart, the predictions, the monitoring mart and the serving snapshot must
+  have been updated in the last `RUNWAY_FRESHNESS_MINUTES` (default 26 h: one daily delivery plus
+  two hours); a stale asset shows a failing (ERROR) check in the UI and in `meta.asset_status`.
+- `run_failure_alerts` (orchestration/alerts.py): each failed run into the alerts table and log.
 """
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 
-from orchestration import ingest, raw_loader, settings
+from orchestration import alerts, ingest, raw_loader, settings
+from orchestration.seed import feed
 
 SENSOR_NAME = "landing_zone_sensor"
 DAILY_ENTITIES = tuple(raw_loader.DAILY_TABLES)
@@ -199,7 +220,7 @@ def evaluate_landing_zone(
 
 @dg.sensor(
     name=SENSOR_NAME,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=settings.load().sensor_interval_seconds,
     default_status=dg.DefaultSensorStatus.RUNNING,
     asset_selection=dg.AssetSelection.assets(*ingest.ingest_assets),
     description="Requests a load of each new or changed file in the landing zone: contiguous new "
@@ -223,5 +244,105 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     return dg.SensorResult(run_requests=requests, cursor=cursor)
 
 
-sensors: list[dg.SensorDefinition] = [landing_zone_sensor]
-schedules: list[dg.ScheduleDefinition] = []
+_current = settings.load()
+
+runway_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "runway_automation_sensor",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=_current.sensor_interval_seconds,
+    # The retraining condition is Python code (conditions.NewPartitionsSinceLastRun): Dagster
+    # evaluates such conditions in the code location, not in the daemon.
+    use_user_code_server=True,
+    description="Evaluates every asset's automation condition (orchestration/conditions.py): "
+    "new or redelivered days flow through dbt, scoring and monitoring to the snapshot; "
+    "retraining runs weekly or after enough new days.",
+)
+
+
+@dg.op(description="Deliver the next day's flights and weather files to the landing zone.")
+def deliver_next_day(context: dg.OpExecutionContext) -> None:
+    current = settings.load()
+    report = feed.deliver_next_days(current.landing_dir, 1)
+    context.log.info(report.summary(current.end_date))
+
+
+@dg.job(
+    name="live_feed",
+    description="The simulated upstream delivers the next day (orchestration/seed/feed.py).",
+    executor_def=dg.in_process_executor,
+)
+def live_feed_job() -> None:
+    deliver_next_day()
+
+
+@dg.schedule(
+    job=live_feed_job,
+    cron_schedule=_current.feed_cron,
+    name="live_feed_schedule",
+    default_status=dg.DefaultScheduleStatus.RUNNING
+    if _current.demo_feed
+    else dg.DefaultScheduleStatus.STOPPED,
+    description="Demo: delivers the next day of 2013 on each tick (RUNWAY_FEED_CRON), as the "
+    "upstream would; running by default when RUNWAY_DEMO_FEED=1 (make dev).",
+)
+def live_feed_schedule(context: dg.ScheduleEvaluationContext):
+    current = settings.load()
+    days = feed.next_days(current.landing_dir, 1, current.start_date, current.end_date)
+    if not days:
+        return dg.SkipReason(f"every day up to {current.end_date} is delivered")
+    # One run per day: a tick that comes while the previous delivery is still queued does not
+    # deliver the same day twice (nor skip ahead).
+    return dg.RunRequest(run_key=f"feed:{days[0]}", tags={"runway/feed_day": str(days[0])})
+
+
+reference_tables_schedule = dg.ScheduleDefinition(
+    name="reference_tables_schedule",
+    cron_schedule=_current.reference_cron,
+    target=dg.AssetSelection.assets(*(dg.AssetKey(["raw", e]) for e in REFERENCE_ENTITIES)),
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Reloads the airlines, airports and planes snapshots daily "
+    "(RUNWAY_REFERENCE_CRON).",
+)
+
+FRESHNESS_ASSETS = [
+    *(
+        dg.AssetKey([schema, table])
+        for schema, table in settings.SERVING_TABLES
+        if schema == "marts"
+    ),
+    dg.AssetKey(["ml", "flight_delay_predictions"]),
+    dg.AssetKey(["ml", "flight_delay_monitoring"]),
+    dg.AssetKey(["serving", "warehouse_snapshot"]),
+]
+
+
+def build_freshness_checks(window: timedelta) -> Sequence[dg.AssetChecksDefinition]:
+    """One check per FRESHNESS_ASSETS key: fails (ERROR) if not updated within `window`.
+
+    Freshness *checks* rather than the newer `FreshnessPolicy`: a stale asset then shows as a
+    failing check, in the UI and in the snapshot's `meta.asset_status` (Pipeline health page).
+    """
+    return dg.build_last_update_freshness_checks(
+        assets=FRESHNESS_ASSETS,
+        lower_bound_delta=window,
+        severity=dg.AssetCheckSeverity.ERROR,
+    )
+
+
+freshness_checks = build_freshness_checks(timedelta(minutes=_current.freshness_minutes))
+freshness_checks_sensor = dg.build_sensor_for_freshness_checks(
+    freshness_checks=freshness_checks,
+    name="freshness_checks_sensor",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=_current.sensor_interval_seconds,
+)
+
+sensors: list[dg.SensorDefinition] = [
+    landing_zone_sensor,
+    runway_automation_sensor,
+    freshness_checks_sensor,
+    alerts.run_failure_alerts,
+]
+schedules: list[dg.ScheduleDefinition] = [live_feed_schedule, reference_tables_schedule]
+jobs = [live_feed_job]

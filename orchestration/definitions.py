@@ -1,4 +1,4 @@
-"""The Runway code location: wires assets, checks, sensors, resources and the executor.
+"""The Runway code location: wires assets, checks, sensors, schedules, resources, the executor.
 
 Each stage module exports its own lists; nothing else lives here.
 """
@@ -15,9 +15,15 @@ defs = dg.Definitions(
         *ml_assets.ml_assets,
         *publish.publish_assets,
     ],
-    asset_checks=[*ingest.ingest_checks, *ml_assets.ml_checks, *publish.publish_checks],
+    asset_checks=[
+        *ingest.ingest_checks,
+        *ml_assets.ml_checks,
+        *publish.publish_checks,
+        *automation.freshness_checks,
+    ],
     sensors=[*automation.sensors],
     schedules=[*automation.schedules],
+    jobs=[*automation.jobs],
     resources={
         "warehouse": WarehouseResource(),
         "dbt": dbt_resource(),

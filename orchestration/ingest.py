@@ -10,6 +10,12 @@ records the days that did load and fails with one message naming each file, what
 to fix it. Row-level problems do not fail the run: bad rows go to `raw.rejected_rows` and the
 materialization shows their count and a sample.
 
+Resilience: the raw assets and their checks are in the `warehouse` pool and retry transient
+errors (`WAREHOUSE_RETRY`: the file lock, I/O) with backoff; a bad file or any other error is not
+retried (`dg.Failure(allow_retries=False)`). A load commits in one transaction, so a run killed
+mid-load leaves each day as it was before, and the next run loads it
+(tests/orchestration/test_crash_safety.py).
+
 Every raw asset has a `rows_reconcile` check: the rows in the landing file, counted here with
 Python's csv module (independently of DuckDB), must equal the rows in the table plus the rejected
 rows. For the daily assets it reports one result per partition of the run.
@@ -26,7 +32,7 @@ import dagster as dg
 import duckdb
 
 from orchestration import raw_loader, settings
-from orchestration.resources import WarehouseResource
+from orchestration.resources import WAREHOUSE_RETRY, WarehouseResource, retry_only_transient
 
 _current = settings.load()
 daily_partitions = dg.DailyPartitionsDefinition(
@@ -151,13 +157,14 @@ def _daily_asset(entity: str, description: str) -> dg.AssetsDefinition:
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=settings.WAREHOUSE_POOL,
+        retry_policy=WAREHOUSE_RETRY,
         kinds={"duckdb", "csv"},
         description=description,
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
         days = [date.fromisoformat(key) for key in context.partition_keys]
         current = settings.load()
-        with warehouse.connect() as con:
+        with retry_only_transient(), warehouse.connect() as con:
             report = raw_loader.load_daily(
                 con,
                 current.landing_dir,
@@ -191,6 +198,7 @@ def _reference_asset(entity: str, description: str) -> dg.AssetsDefinition:
         key=["raw", entity],
         group_name="raw",
         pool=settings.WAREHOUSE_POOL,
+        retry_policy=WAREHOUSE_RETRY,
         kinds={"duckdb", "csv"},
         description=description,
     )
@@ -198,7 +206,7 @@ def _reference_asset(entity: str, description: str) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
         current = settings.load()
-        with warehouse.connect() as con:
+        with retry_only_transient(), warehouse.connect() as con:
             report = raw_loader.load_reference(
                 con,
                 current.landing_dir,
@@ -339,6 +347,7 @@ def _daily_check(entity: str, asset: dg.AssetsDefinition) -> dg.AssetChecksDefin
         partitions_def=daily_partitions,
         blocking=True,
         pool=settings.WAREHOUSE_POOL,
+        retry_policy=WAREHOUSE_RETRY,
         description=(
             f"Per day: the data rows in the landing file (counted with Python's csv module) equal "
             f"the rows of that day in raw.{entity} plus its rejected rows."
@@ -347,7 +356,7 @@ def _daily_check(entity: str, asset: dg.AssetsDefinition) -> dg.AssetChecksDefin
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator:
         op_context = context.op_execution_context
         landing_dir = settings.load().landing_dir
-        with warehouse.connect() as con:
+        with retry_only_transient(), warehouse.connect() as con:
             if op_context.has_partition_key or op_context.has_partition_key_range:
                 days = [date.fromisoformat(key) for key in op_context.partition_keys]
             else:  # run without partitions: every day loaded so far
@@ -378,13 +387,14 @@ def _reference_check(entity: str, asset: dg.AssetsDefinition) -> dg.AssetChecksD
         name=RECONCILE_CHECK,
         blocking=True,
         pool=settings.WAREHOUSE_POOL,
+        retry_policy=WAREHOUSE_RETRY,
         description=(
             f"The data rows in the snapshot file (counted with Python's csv module) equal the "
             f"rows in raw.{entity} plus its rejected rows."
         ),
     )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        with warehouse.connect() as con:
+        with retry_only_transient(), warehouse.connect() as con:
             passed, description, metadata = reconcile(
                 con, settings.load().landing_dir, entity, None
             )

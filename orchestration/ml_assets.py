@@ -15,7 +15,7 @@ import dagster as dg
 from pydantic import Field, field_validator
 
 from ml.config import TrainConfig
-from orchestration import settings
+from orchestration import conditions, settings
 from orchestration.ingest import daily_partitions
 from orchestration.resources import WarehouseResource
 
@@ -27,6 +27,7 @@ IMPORTANCE = dg.AssetKey(["ml", "feature_importance"])
 PREDICTIONS = dg.AssetKey(["ml", "flight_delay_predictions"])
 
 _DEFAULTS = TrainConfig()
+_current = settings.load()
 _DATE_FIELDS = ("train_start", "validation_start", "validation_end")
 
 PREDICTIONS_DDL = """
@@ -173,7 +174,13 @@ def _float_or_none(value: float) -> dg.MetadataValue:
             description="Gradient-boosting classifier: will a scheduled flight leave 15+ minutes "
             "late? Trained on earlier days, validated on later ones, logged to MLflow and "
             "registered as a version of `flight_delay`; the `champion` alias moves only if it "
-            "beats the current champion by the configured margin.",
+            "beats the current champion by the configured margin. Retrained automatically on "
+            f"`{_current.retrain_cron}` (RUNWAY_RETRAIN_CRON) or once "
+            f"{_current.retrain_after_days} new days of features arrived "
+            "(RUNWAY_RETRAIN_AFTER_DAYS).",
+            automation_condition=conditions.training_condition(
+                FEATURES, _current.retrain_cron, _current.retrain_after_days
+            ),
         ),
         dg.AssetSpec(
             METRICS,
@@ -294,6 +301,8 @@ def flight_delay_model(context: dg.AssetExecutionContext, config: ModelTrainingC
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=settings.WAREHOUSE_POOL,
     kinds={"scikitlearn", "duckdb"},
+    # A day is scored when its features update; a new model does not rescore the past.
+    automation_condition=conditions.daily_condition(dg.AssetSelection.assets(MODEL)),
 )
 def flight_delay_predictions(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
@@ -302,7 +311,8 @@ def flight_delay_predictions(
 
     A run scores the flights of its partition window (one day, or a range in a single-run
     backfill) and replaces exactly those days' rows in one transaction: rerunning a day gives the
-    same rows (only `scored_at` changes).
+    same rows (only `scored_at` changes). Automation scores a day when its features update
+    (a new or redelivered day); a retrained model scores the days that arrive after it.
     """
     import polars as pl
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from orchestration import settings
+from orchestration import alerts, conditions, settings
 from orchestration.resources import WarehouseResource
 
 
@@ -118,6 +118,7 @@ def write_asset_status(snapshot_path: Path, rows: list[tuple]) -> None:
     deps=[dg.AssetKey(list(table)) for table in settings.SERVING_TABLES if table[0] != "raw"],
     pool=settings.WAREHOUSE_POOL,
     kinds={"duckdb"},
+    automation_condition=conditions.publish_condition(),
 )
 def warehouse_snapshot(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
@@ -125,16 +126,19 @@ def warehouse_snapshot(
     """Read-only copy of the marts and ML tables the dashboards use (`data/serving/runway.duckdb`).
 
     Swapped in atomically. Streamlit, Evidence and the model server read this, never the warehouse.
+    Published automatically after any upstream change, once nothing upstream is still running.
     """
-    snapshot_path = settings.load().snapshot_path
+    current = settings.load()
+    snapshot_path = current.snapshot_path
     status = asset_status_rows(context)
+
+    def add_meta(temp_path: Path) -> None:
+        write_asset_status(temp_path, status)
+        # For Evidence: the app reads the live alerts file itself (orchestration/alerts.py).
+        alerts.copy_run_failures(temp_path, current.alerts_path)
+
     with warehouse.connect() as con:
-        counts = write_snapshot(
-            con,
-            snapshot_path,
-            settings.SERVING_TABLES,
-            before_swap=lambda temp_path: write_asset_status(temp_path, status),
-        )
+        counts = write_snapshot(con, snapshot_path, settings.SERVING_TABLES, before_swap=add_meta)
     context.log.info(f"published {snapshot_path}: {counts}")
     return dg.MaterializeResult(
         metadata={

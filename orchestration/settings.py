@@ -12,6 +12,17 @@ Environment variables (all optional):
 - ``RUNWAY_SERVING_DIR``: the read-only snapshot folder (default: ``$RUNWAY_DATA_DIR/serving``)
 - ``MLFLOW_TRACKING_URI``: MLflow store (default: SQLite under ``$RUNWAY_DATA_DIR/mlflow``)
 - ``RUNWAY_START_DATE`` / ``RUNWAY_END_DATE``: the daily partition range (default: 2013)
+
+Automation (``orchestration/automation.py``; read when the code location loads):
+
+- ``RUNWAY_DEMO_FEED``: ``1`` starts ``live_feed_schedule`` by default (``make dev`` sets it)
+- ``RUNWAY_FEED_CRON``: when the demo feed delivers the next day (default: every 5 minutes)
+- ``RUNWAY_RETRAIN_CRON``: the weekly retraining cron (default: Mondays 03:00 UTC)
+- ``RUNWAY_RETRAIN_AFTER_DAYS``: retrain once this many new days have arrived (default: 7)
+- ``RUNWAY_REFERENCE_CRON``: daily refresh of airlines/airports/planes (default: 06:00 UTC)
+- ``RUNWAY_FRESHNESS_MINUTES``: marts, predictions and snapshot older than this fail their
+  freshness check (default: 1560, a daily delivery plus two hours)
+- ``RUNWAY_SENSOR_INTERVAL_SECONDS``: how often the sensors tick (default: 30)
 """
 
 from __future__ import annotations
@@ -31,6 +42,8 @@ MLFLOW_EXPERIMENT = "flight_delay"
 REGISTERED_MODEL = "flight_delay"
 CHAMPION_ALIAS = "champion"
 SNAPSHOT_FILE = "runway.duckdb"
+# Failed runs, written by the run-failure sensor beside the snapshot (never the warehouse).
+ALERTS_FILE = "alerts.duckdb"
 
 # Tables copied into the serving snapshot, as (schema, table). Readers see only these.
 SERVING_TABLES: tuple[tuple[str, str], ...] = (
@@ -65,10 +78,21 @@ class Settings:
     dagster_home: Path
     start_date: date
     end_date: date
+    demo_feed: bool = False
+    feed_cron: str = "*/5 * * * *"
+    retrain_cron: str = "0 3 * * 1"
+    retrain_after_days: int = 7
+    reference_cron: str = "0 6 * * *"
+    freshness_minutes: int = 26 * 60
+    sensor_interval_seconds: int = 30
 
     @property
     def snapshot_path(self) -> Path:
         return self.serving_dir / SNAPSHOT_FILE
+
+    @property
+    def alerts_path(self) -> Path:
+        return self.serving_dir / ALERTS_FILE
 
     def env(self) -> dict[str, str]:
         """Variables a child process (dbt, dagster, streamlit) needs to see the same stack."""
@@ -84,6 +108,13 @@ class Settings:
 def _path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value).expanduser().resolve() if value else default
+
+
+def _int(name: str, default: int, minimum: int = 1) -> int:
+    value = int(os.environ.get(name) or default)
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
 
 
 def load() -> Settings:
@@ -104,4 +135,11 @@ def load() -> Settings:
         dagster_home=_path("DAGSTER_HOME", data_dir / "dagster_home"),
         start_date=date.fromisoformat(os.environ.get("RUNWAY_START_DATE", "2013-01-01")),
         end_date=date.fromisoformat(os.environ.get("RUNWAY_END_DATE", "2013-12-31")),
+        demo_feed=os.environ.get("RUNWAY_DEMO_FEED", "").strip().lower() in {"1", "true", "yes"},
+        feed_cron=os.environ.get("RUNWAY_FEED_CRON") or "*/5 * * * *",
+        retrain_cron=os.environ.get("RUNWAY_RETRAIN_CRON") or "0 3 * * 1",
+        retrain_after_days=_int("RUNWAY_RETRAIN_AFTER_DAYS", 7),
+        reference_cron=os.environ.get("RUNWAY_REFERENCE_CRON") or "0 6 * * *",
+        freshness_minutes=_int("RUNWAY_FRESHNESS_MINUTES", 26 * 60),
+        sensor_interval_seconds=_int("RUNWAY_SENSOR_INTERVAL_SECONDS", 30, minimum=5),
     )

@@ -12,7 +12,19 @@ Three `@dbt_assets` definitions split the project so that the op graph has no cy
   and features; a run passes its partition window to dbt as vars `min_date`/`max_date`
   ([start, end)), and dbt rebuilds only those days (delete+insert);
 - `dbt_monitoring_models` (tag `monitoring`): the model-monitoring mart, downstream of the
-  Python scoring asset (dbt features → Python scoring → dbt monitoring).
+  Python scoring asset (dbt features → Python scoring → dbt monitoring). Partitioned like the
+  scoring asset so that automation runs it with its day's predictions; it rebuilds its (small)
+  table whole.
+
+Automation conditions (orchestration/conditions.py) are set by `RunwayDbtTranslator`; dbt views
+are virtual assets that the conditions look through.
+
+Backfills: every daily asset (raw flights and weather, the daily dbt models, scoring, monitoring)
+has a single-run backfill policy, so a backfill of a month is one run over the whole range.
+Dagster's asset backfill puts a child in its parent's run only when the child is a *direct*
+child with the same partitions; the views between `raw/*` and the daily models would split the
+backfill into a raw run and a later run for the rest. So the daily models also declare the raw
+daily assets they read through those views as direct dependencies (`_with_raw_day_deps`).
 
 Each runs `dbt build`: dbt tests become asset checks on their models, and a failing (error)
 test fails `dbt build`, hence the step, which stops the assets downstream (ML, publish).
@@ -20,6 +32,12 @@ Row counts: dagster-dbt's `fetch_row_counts()` keeps a read-only DuckDB connecti
 process after the step, which locks the next writer out (see tests/dbt/test_transform_assets.py).
 So each step counts the rows itself once the dbt process has ended, with a connection it closes,
 and attaches `dagster/row_count` to each model's materialization.
+
+Failures: a dbt build that failed on the warehouse lock or on I/O is retried (`WAREHOUSE_RETRY`,
+with backoff); any other failure (a model error, a failing test) fails the step at once, since
+another attempt would fail the same way. dbt runs through `orchestration/dbt_guard.py` (see
+`orchestration/resources.py`): if the run process dies, dbt dies with it, and an incremental
+model's delete+insert, one transaction, is rolled back by DuckDB at the next open.
 """
 
 import json
@@ -30,19 +48,45 @@ from datetime import date
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
-from orchestration import settings
+from orchestration import conditions, ingest, settings
 from orchestration.dbt_project import runway_dbt_project
 from orchestration.ingest import daily_partitions
-from orchestration.resources import WarehouseResource
+from orchestration.resources import (
+    WAREHOUSE_RETRY,
+    WarehouseResource,
+    is_transient_error,
+    stop_process,
+)
 
 DAILY_SELECT = "tag:daily"
 MONITORING_SELECT = "tag:monitoring"
+# Full snapshots: their updates do not trigger a rebuild of every day (conditions.daily_condition).
+REFERENCE_TABLES = dg.AssetSelection.assets(
+    *(dg.AssetKey(["raw", name]) for name in ("airlines", "airports", "planes"))
+)
 
 
 class RunwayDbtTranslator(DagsterDbtTranslator):
-    """Keys `[schema, name]` for models and sources alike; group = schema."""
+    """Keys `[schema, name]` for models and sources alike; group = schema.
+
+    dbt views are Dagster virtual assets, and each model gets its automation condition
+    (orchestration/conditions.py): views are built when missing or changed, the daily and
+    monitoring models update the days whose upstream days updated, the other tables update after
+    any upstream change. Updates of the reference tables do not rebuild every day.
+    """
+
+    def __init__(self, settings: DagsterDbtTranslatorSettings | None = None):
+        super().__init__(
+            settings or DagsterDbtTranslatorSettings(enable_dbt_views_as_virtual_assets=True)
+        )
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
@@ -54,7 +98,17 @@ class RunwayDbtTranslator(DagsterDbtTranslator):
         if props["resource_type"] == "source":
             return spec.replace_attributes(key=dg.AssetKey([props["schema"], props["name"]]))
         schema = props["schema"]
-        return spec.replace_attributes(key=dg.AssetKey([schema, props["name"]]), group_name=schema)
+        if spec.is_virtual:
+            condition = conditions.view_condition()
+        elif {"daily", "monitoring"} & set(props.get("tags", [])):
+            condition = conditions.daily_condition(REFERENCE_TABLES)
+        else:
+            condition = conditions.whole_table_condition()
+        return spec.replace_attributes(
+            key=dg.AssetKey([schema, props["name"]]),
+            group_name=schema,
+            automation_condition=condition,
+        )
 
 
 @contextmanager
@@ -128,7 +182,9 @@ def build_with_row_counts(
     """`dbt build` of the selected models; their events, each with the model's row count.
 
     The events are held until dbt has exited (DuckDB: one process at a time on the file), then
-    counted and yielded. If dbt failed, what it built is still reported before the step fails.
+    counted and yielded. If dbt failed, what it built is still reported before the step fails:
+    with a retryable error if the cause was the lock or I/O, else with `dg.Failure` that no
+    retry policy repeats. Whatever happens, dbt has ended before the step does.
     """
     args = ["build"]
     if window is not None:
@@ -141,6 +197,9 @@ def build_with_row_counts(
         events.extend(invocation.stream())
     except Exception as error:  # dbt build failed: report what it built, then fail the step
         failure = error
+    finally:
+        # Reading stopped early (an error, an interrupt): dbt would go on holding the lock.
+        stop_process(invocation.process)
     counts = _count_rows(warehouse, _relations(invocation.manifest, events), window)
     for event in events:
         if isinstance(event, dg.Output | dg.AssetMaterialization):
@@ -148,7 +207,10 @@ def build_with_row_counts(
             event = event.with_metadata({**event.metadata, **extra})
         yield event
     if failure is not None:
-        raise failure
+        if is_transient_error(failure):
+            context.log.warning("dbt failed on the warehouse lock or I/O: the step will retry")
+            raise failure
+        raise dg.Failure(description=str(failure), allow_retries=False) from failure
 
 
 @dbt_assets(
@@ -157,6 +219,7 @@ def build_with_row_counts(
     exclude=f"{DAILY_SELECT} {MONITORING_SELECT}",
     dagster_dbt_translator=RunwayDbtTranslator(),
     pool=settings.WAREHOUSE_POOL,
+    retry_policy=WAREHOUSE_RETRY,
 )
 def dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
@@ -172,6 +235,7 @@ def dbt_models(
     partitions_def=daily_partitions,
     dagster_dbt_translator=RunwayDbtTranslator(),
     pool=settings.WAREHOUSE_POOL,
+    retry_policy=WAREHOUSE_RETRY,
 )
 def dbt_daily_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
@@ -187,8 +251,12 @@ def dbt_daily_models(
     manifest=runway_dbt_project.manifest_path,
     project=runway_dbt_project,
     select=MONITORING_SELECT,
+    # Partitioned like the scoring asset, so that a day's monitoring runs in the same run as its
+    # predictions and the snapshot publishes once per day; the model rebuilds its whole table.
+    partitions_def=daily_partitions,
     dagster_dbt_translator=RunwayDbtTranslator(),
     pool=settings.WAREHOUSE_POOL,
+    retry_policy=WAREHOUSE_RETRY,
 )
 def dbt_monitoring_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
@@ -197,4 +265,36 @@ def dbt_monitoring_models(
     yield from build_with_row_counts(context, dbt, warehouse)
 
 
-transform_assets = [dbt_models, dbt_daily_models, dbt_monitoring_models]
+def _with_raw_day_deps(
+    daily: dg.AssetsDefinition, views: dg.AssetsDefinition
+) -> dg.AssetsDefinition:
+    """`daily` with each model depending directly on the raw daily assets it reads via views.
+
+    Same lineage, drawn one step shorter: a month backfill of the daily assets then runs as one
+    run, like `dagster asset materialize --partition-range` (see the module docstring).
+    """
+    raw_days = {ingest.raw_flights.key, ingest.raw_weather.key}
+    virtual = {spec.key: spec for spec in views.specs if spec.is_virtual}
+
+    def raw_upstream(keys) -> set[dg.AssetKey]:
+        found: set[dg.AssetKey] = set()
+        for key in keys:
+            if key in raw_days:
+                found.add(key)
+            elif key in virtual:
+                found |= raw_upstream(dep.asset_key for dep in virtual[key].deps)
+        return found
+
+    def add_raw(spec: dg.AssetSpec) -> dg.AssetSpec:
+        direct = {dep.asset_key for dep in spec.deps}
+        extra = sorted(raw_upstream(direct) - direct, key=lambda key: key.path)
+        return spec.replace_attributes(deps=[*spec.deps, *extra])
+
+    return dg.map_asset_specs(add_raw, [daily])[0]
+
+
+transform_assets = [
+    dbt_models,
+    _with_raw_day_deps(dbt_daily_models, dbt_models),
+    dbt_monitoring_models,
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -31,21 +32,33 @@ champion_col.metric(
     "Champion model version",
     ui.fmt_text(champion_version),
     help="Registered version of `flight_delay` (alias `champion`) that scored the predictions.",
+    border=True,
+    delta="alias champion" if champion_version is not None else "none yet",
+    delta_color="off",
+    delta_arrow="off",
 )
 scored_col.metric(
     "Flights scored",
     ui.fmt_count(champion["scored_flights"]),
     help=f"Scored at {ui.fmt_timestamp(champion['scored_at'])} UTC.",
+    border=True,
+    delta=f"scored {ui.fmt_timestamp(champion['scored_at'])} UTC",
+    delta_color="off",
+    delta_arrow="off",
 )
 trained_col.metric(
     "Latest trained version",
     ui.fmt_text(champion["latest_trained_version"]),
     help=f"Trained at {ui.fmt_timestamp(champion['trained_at'])} UTC.",
+    border=True,
+    delta=f"trained {ui.fmt_timestamp(champion['trained_at'])} UTC",
+    delta_color="off",
+    delta_arrow="off",
 )
 
 st.subheader("Metrics vs baselines")
 if metrics.empty:
-    st.info("No model metrics in the serving snapshot.")
+    st.info("No model metrics in the serving snapshot.", icon=":material/info:")
 else:
     version = str(metrics["model_version"].iloc[0])
     if champion_version is not None and not metrics["is_champion"].iloc[0]:
@@ -54,25 +67,29 @@ else:
             f"v{champion_version}; these are version {version}'s validation metrics."
         )
     st.caption(
-        "On the validation days. roc_auc and pr_auc: higher is better; "
-        "log_loss and brier: lower is better."
+        f"Model v{version} and two baselines on the validation days (trained "
+        f"{ui.fmt_timestamp(metrics['trained_at'].max())} UTC): ↑ higher is better "
+        "(ROC AUC, PR AUC), ↓ lower is better (log loss, Brier score). The base rate predicts "
+        "the training days' late share for every flight."
     )
     models = {"candidate": f"Model v{version}", **BASELINES}
-    st.dataframe(
-        metrics,
+    palette = dict(zip(models.values(), (ui.BLUE, ui.GREY, ui.TEAL), strict=True))
+    table_col, chart_col = st.columns([2, 3])
+    table_col.dataframe(
+        metrics.assign(metric_label=metrics["metric"].map(lambda m: ui.METRIC_LABELS.get(m, m))),
         hide_index=True,
-        column_order=["metric", *models],
+        placeholder=ui.MISSING,
+        column_order=["metric_label", *models],
         column_config={
-            "metric": st.column_config.TextColumn("Metric"),
+            "metric_label": st.column_config.TextColumn("Metric"),
             **{
                 column: st.column_config.NumberColumn(label, format="%.4f")
                 for column, label in models.items()
             },
         },
     )
-    st.altair_chart(
-        ui.grouped_bars(metrics, category="metric", columns=models, value_title="Value"),
-        width="stretch",
+    chart_col.altair_chart(
+        ui.metric_bars(metrics, columns=models, palette=palette), width="stretch"
     )
 
 
@@ -92,7 +109,7 @@ with calibration_col:
     if calibration is not None:
         version = shown_version(calibration)
         if version is None:
-            st.info("No calibration in the serving snapshot yet.")
+            st.info("No calibration in the serving snapshot yet.", icon=":material/info:")
         else:
             rows = calibration[calibration["model_version"].astype(str) == version]
             st.caption(
@@ -106,7 +123,7 @@ with importance_col:
     if importance is not None:
         version = shown_version(importance)
         if version is None:
-            st.info("No feature importance in the serving snapshot yet.")
+            st.info("No feature importance in the serving snapshot yet.", icon=":material/info:")
         else:
             rows = importance[importance["model_version"].astype(str) == version]
             st.caption(
@@ -117,23 +134,30 @@ with importance_col:
 
 st.subheader("Predicted vs actual late share per day")
 chosen = filters.current()
+daily = data.load("predictions_vs_actuals", chosen.params())
+long_range = ui.date_span_days(daily["flight_date"]) > 90 if len(daily) else False
 st.caption(
     f"Departed flights only ({chosen.describe()}); predicted = mean predicted probability, "
     "actual = share that left 15+ minutes late."
+    + (" Faint = each day, bold = centred 7-day mean." if long_range else "")
 )
-daily = data.load("predictions_vs_actuals", chosen.params())
 if daily.empty:
-    st.info("No scored flights match the filters in the serving snapshot.")
+    st.info(
+        "No scored flights match the filters in the serving snapshot.",
+        icon=":material/filter_alt_off:",
+    )
 else:
     st.altair_chart(
         ui.comparison_series(
             daily,
             columns={
-                "predicted_late_share": "Predicted",
                 "actual_late_share": "Actual",
+                "predicted_late_share": "Predicted",
             },
             y_title="Late share",
             y_format=".0%",
+            palette={"Actual": ui.DARK, "Predicted": ui.ORANGE},
+            dashes={"Actual": [1, 0], "Predicted": [6, 3]},
         ),
         width="stretch",
     )
@@ -142,18 +166,31 @@ monitoring = data.optional_load(
     "model_monitoring", {"start_date": chosen.start_date, "end_date": chosen.end_date}
 )
 if monitoring is not None and not monitoring.empty:
+    scored = monitoring.dropna(subset=["roc_auc"]).assign(
+        model=lambda d: "v" + d["model_version"].astype(str)
+    )
+    versions = sorted(set(monitoring["model_version"].astype(str)), key=lambda v: (len(v), v))
     st.caption(
-        "Daily ROC AUC of each model version's predictions (all carriers and airports; "
-        "blank on days with a single class)."
+        "Daily ROC AUC of each model version's predictions (all carriers and airports; days "
+        "with a single class are left out). 0.5 = no better than chance (dotted)."
+    )
+    chance = (
+        alt.Chart(pd.DataFrame({"chance": [0.5]}))
+        .mark_rule(strokeDash=[2, 3], color=ui.GREY)
+        .encode(y="chance:Q")
     )
     st.altair_chart(
         ui.time_series(
-            monitoring.dropna(subset=["roc_auc"]),
+            scored,
             y="roc_auc",
             y_title="ROC AUC",
-            color="model_version",
+            y_format=".2f",
+            color="model",
             color_title="Model version",
-        ),
+            palette=ui.category_palette([f"v{v}" for v in versions]),
+            extra_tooltips=[alt.Tooltip("departed_flights:Q", title="Flights", format=",")],
+        )
+        + chance,
         width="stretch",
     )
 
@@ -229,6 +266,8 @@ if submitted:
             "Chance of leaving 15+ minutes late",
             ui.fmt_share(result.probability),
             help=f"Champion v{result.model_version} of `flight_delay` in the MLflow registry.",
+            border=True,
+            width="content",
         )
         st.caption(
             f"{flight.carrier_code} {flight.origin_airport_code}→{flight.dest_airport_code} on "

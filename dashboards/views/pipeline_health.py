@@ -1,5 +1,5 @@
 """Pipeline health: each asset's last materialization, row count and failing checks at publish
-time; what the ingest loaded, rejected and quarantined."""
+time; what the ingest loaded, rejected and quarantined; the runs that failed (live)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ st.caption(
     "this read-only copy. The sidebar filters do not apply here."
 )
 
-assets_col, failing_col, rejected_col, quarantined_col = st.columns(4)
+assets_col, failing_col, rejected_col, quarantined_col, failed_runs_col = st.columns(5)
 
 st.subheader("Assets")
 status = data.optional_load("asset_status")
@@ -133,3 +133,36 @@ if quarantined is not None:
                 ),
             },
         )
+
+st.subheader("Failed runs")
+failures = data.run_failures()
+failed_runs_col.metric(
+    "Failed runs",
+    ui.fmt_count(0 if failures is None else len(failures)),
+    help="Runs that failed, recorded by the run_failure_alerts sensor as they happen.",
+)
+if failures is None or failures.empty:
+    st.success("No failed runs recorded.", icon=":material/check_circle:")
+else:
+    newest = failures.iloc[0]
+    what = newest.assets if not ui.is_missing(newest.assets) else str(newest.error).splitlines()[0]
+    st.warning(
+        f"{len(failures):,} failed run(s). The latest, `{newest.job_name}` at "
+        f"{newest.failed_at:%Y-%m-%d %H:%M} UTC: {what}.",
+        icon=":material/warning:",
+    )
+    st.dataframe(
+        failures,
+        hide_index=True,
+        column_config={
+            "failed_at": st.column_config.DatetimeColumn(
+                "Failed at (UTC)", format="YYYY-MM-DD HH:mm"
+            ),
+            "job_name": st.column_config.TextColumn("Job"),
+            "assets": st.column_config.TextColumn("Assets"),
+            "partitions": st.column_config.TextColumn("Days"),
+            "failed_steps": st.column_config.TextColumn("Failed steps"),
+            "error": st.column_config.TextColumn("Error", width="large"),
+            "run_id": st.column_config.TextColumn("Run"),
+        },
+    )

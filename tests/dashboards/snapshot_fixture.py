@@ -162,6 +162,16 @@ CONTRACT: dict[tuple[str, str], dict[str, str]] = {
         "failed_checks": "BIGINT",
         "failed_check_names": "VARCHAR",
     },
+    ("meta", "run_failures"): {
+        "run_id": "VARCHAR",
+        "job_name": "VARCHAR",
+        "failed_at": "TIMESTAMP",
+        "assets": "VARCHAR",
+        "partitions": "VARCHAR",
+        "failed_steps": "VARCHAR",
+        "error": "VARCHAR",
+        "recorded_at": "TIMESTAMP",
+    },
 }
 # What the pipeline published before the planned tables existed.
 LEGACY_TABLES: tuple[tuple[str, str], ...] = (
@@ -382,6 +392,7 @@ def make_frames(seed: int = 2013, days: int = DAYS) -> dict[tuple[str, str], pd.
     }
     frames.update(make_ingest_audit(flights, rng))
     frames[("meta", "asset_status")] = make_asset_status(frames)
+    frames[("meta", "run_failures")] = make_run_failures()
     assert set(frames) == set(CONTRACT)
     return frames
 
@@ -565,6 +576,34 @@ def make_asset_status(frames: dict[tuple[str, str], pd.DataFrame]) -> pd.DataFra
         }
     )
     return pd.DataFrame(rows)
+
+
+def make_run_failures() -> pd.DataFrame:
+    """``meta.run_failures``: two failed runs, as the run-failure sensor records them."""
+    return pd.DataFrame(
+        [
+            {
+                "run_id": "run-failed-1",
+                "job_name": "__ASSET_JOB",
+                "failed_at": datetime(2013, 3, 11, 4, 30),
+                "assets": "raw/flights",
+                "partitions": "2013-01-05",
+                "failed_steps": "raw__flights",
+                "error": "flights/2013-01-05.csv: header does not match the contract",
+                "recorded_at": datetime(2013, 3, 11, 4, 31),
+            },
+            {
+                "run_id": "run-failed-0",
+                "job_name": "live_feed",
+                "failed_at": datetime(2013, 3, 10, 22, 0),
+                "assets": None,
+                "partitions": None,
+                "failed_steps": "deliver_next_day",
+                "error": "PermissionError: landing/flights",
+                "recorded_at": datetime(2013, 3, 10, 22, 1),
+            },
+        ]
+    )
 
 
 def create_tables(con: duckdb.DuckDBPyConnection, frames: dict[tuple[str, str], pd.DataFrame]):

@@ -138,7 +138,20 @@ def test_carriers_league_table_and_trends(shared_snapshot, frames):
         assert row.on_time_share == pytest.approx(want["on_time_share"])
         assert row.avg_dep_delay_minutes == pytest.approx(want["avg_dep_delay_minutes"])
 
-    # Trends, per week by default (weeks start on Monday): every carrier selected (fewer than 5).
+    # Trends: the grain follows the date range by default ("Auto"), per day over the fixture's
+    # few days; every carrier selected (fewer than 5).
+    assert at.segmented_control(key="carriers_trend_period").value == "auto"
+    on_time, delay = chart_frames(at)
+    per_day = flights.groupby(["flight_date", "carrier_code"])
+    assert len(on_time) == len(delay) == per_day.ngroups
+    got = on_time.assign(day=pd.to_datetime(on_time["period_start"]).dt.date)
+    for (day, code), group in per_day:
+        row = got[(got["day"] == day) & (got["carrier_name"] == carriers[code])]
+        assert row["on_time_share"].item() == pytest.approx(on_time_share(group))
+
+    # Per week, chosen (weeks start on Monday).
+    at.segmented_control(key="carriers_trend_period").set_value("week")
+    rerun(at)
     on_time, delay = chart_frames(at)
     week = pd.to_datetime(flights["flight_date"]).dt.to_period("W-SUN").dt.start_time.dt.date
     per_week = flights.assign(week=week).groupby(["week", "carrier_code"])
@@ -413,7 +426,7 @@ def test_pipeline_health_shows_assets_checks_rejects_and_quarantine(shared_snaps
     (error,) = at.error
     assert FAILING_ASSET in error.value and FAILING_CHECKS in error.value
 
-    assets, ingest, rejects, quarantine = (t.value for t in at.dataframe)
+    assets, ingest, rejects, quarantine, _failed_runs = (t.value for t in at.dataframe)
     assert assets["asset_key"].iloc[0] == FAILING_ASSET  # failing first
     shown_counts = assets.set_index("asset_key")["row_count"].astype("Int64").fillna(-1)
     want_counts = status.set_index("asset_key")["row_count"].astype("Int64").fillna(-1)

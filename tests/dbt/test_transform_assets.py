@@ -132,6 +132,8 @@ def test_three_dbt_assets_split_the_project_without_cycles() -> None:
         "ml/flight_features",
     }
     assert by_name["dbt_models"].partitions_def is None
+    # Partitioned so that automation runs it with its day's predictions (one publish per day).
+    assert by_name["dbt_monitoring_models"].partitions_def is daily_partitions
     assert {k.to_user_string() for k in by_name["dbt_monitoring_models"].keys} == {
         "ml/flight_delay_monitoring"
     }
@@ -149,7 +151,7 @@ def test_one_run_materializes_every_dbt_model(one_run: OneRun) -> None:
     for name, keys in _dbt_keys().items():
         for key in keys:
             events = materialized.get(key.to_user_string(), [])
-            if name == "dbt_daily_models":
+            if name in ("dbt_daily_models", "dbt_monitoring_models"):  # daily-partitioned
                 assert [e.partition for e in events] == [d.isoformat() for d in DAYS[:2]], key
             else:
                 assert len(events) == 1, key

@@ -1,0 +1,362 @@
+"""`make bench`: the pipeline against its baseline, per scale factor (issue #8).
+
+    python -m bench [--scales "1 10"] [--start 2013-01-01] [--end 2013-01-07]
+
+For each scale, in a fresh temporary data dir (its own landing zone, warehouse, Dagster
+instance, MLflow store):
+
+1. seed the window [start, end] at that scale;
+2. full refresh: `bench.pipeline_run --mode full` (the real pipeline, one Dagster run), then the
+   baseline (`bench.baseline --mode full`, same work on one DuckDB connection, in its own warehouse
+   fed by the same landing files);
+3. incremental: seed the day after `end`, then `--mode incremental` for that day, pipeline then
+   baseline;
+4. the dashboard queries on the pipeline's snapshot.
+
+Each measured step is a child process: wall time, peak RSS of its process tree. Before the
+scales: the definitions load (a fresh `import orchestration.definitions` vs `import
+dagster_dbt`, medians). The dbt project is compiled for the baseline once, before any timing.
+
+Results: `bench/results/<date>-<commit>.json` and `.md`, and `bench/results/latest.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import psutil
+
+from bench import dbt_sql, report, stats
+from bench.measure import Measured, run_measured
+from bench.queries import time_queries
+from orchestration import settings
+
+RESULTS_DIR = settings.REPO_ROOT / "bench" / "results"
+PYTHON = sys.executable
+DEFAULT_SCALES = "1 10"
+DEFAULT_START = "2013-01-01"
+DEFAULT_END = "2013-01-07"
+
+
+def _log(message: str) -> None:
+    print(f"[bench {datetime.now().strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def child_env(data_dir: Path) -> dict[str, str]:
+    """The environment of a child process that works on the stack under `data_dir` only."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("RUNWAY_WAREHOUSE", "RUNWAY_SERVING_DIR", "MLFLOW_TRACKING_URI")
+    }
+    env |= {
+        "RUNWAY_DATA_DIR": str(data_dir),
+        "DAGSTER_HOME": str(data_dir / "dagster_home"),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        "DO_NOT_TRACK": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    return env
+
+
+def _git(*args: str) -> str:
+    completed = subprocess.run(
+        ["git", *args], cwd=settings.REPO_ROOT, capture_output=True, text=True, check=False
+    )
+    return completed.stdout.strip()
+
+
+def machine_info() -> dict:
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    import dagster
+    import dagster_dbt
+
+    return {
+        "cores_logical": os.cpu_count(),
+        "cores_physical": psutil.cpu_count(logical=False),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "ram_bytes": psutil.virtual_memory().total,
+        "cpu_model": model,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "dagster": dagster.__version__,
+        "dagster_dbt": dagster_dbt.__version__,
+        "load_average_at_start": list(os.getloadavg()),
+    }
+
+
+def _measured(measured: Measured) -> dict:
+    return {
+        "wall_seconds": measured.wall_seconds,
+        "peak_tree_rss_bytes": measured.peak_tree_rss_bytes,
+        "max_single_rss_bytes": measured.max_single_rss_bytes,
+        "returncode": measured.returncode,
+        "log": measured.log_path,
+    }
+
+
+def _checked(measured: Measured, what: str) -> Measured:
+    if measured.returncode != 0:
+        tail = ""
+        if measured.log_path:
+            tail = Path(measured.log_path).read_text(errors="replace")[-4000:]
+        raise RuntimeError(f"{what} failed (exit {measured.returncode}):\n{tail}")
+    return measured
+
+
+def definitions_load(repeats: int, env: dict[str, str], logs: Path) -> dict:
+    """Fresh-interpreter import times, alternating the two so that noise hits both alike."""
+    runs: dict[str, list[float]] = {"definitions": [], "dagster_dbt": []}
+    statements = {
+        "definitions": "import orchestration.definitions",
+        "dagster_dbt": "import dagster_dbt",
+    }
+    for repetition in range(repeats):
+        for name, statement in statements.items():
+            measured = _checked(
+                run_measured(
+                    [PYTHON, "-c", statement],
+                    env=env,
+                    cwd=settings.REPO_ROOT,
+                    log_path=logs / f"load-{name}-{repetition}.log",
+                ),
+                statement,
+            )
+            runs[name].append(measured.wall_seconds)
+    return {
+        "repeats": repeats,
+        "definitions_seconds": runs["definitions"],
+        "dagster_dbt_seconds": runs["dagster_dbt"],
+        "definitions_median_seconds": stats.median(runs["definitions"]),
+        "dagster_dbt_median_seconds": stats.median(runs["dagster_dbt"]),
+    }
+
+
+def _seed(env: dict[str, str], until: date, scale: int, log: Path) -> Measured:
+    argv = [PYTHON, "-m", "orchestration.seed", "--until", until.isoformat()]
+    argv += ["--scale", str(scale), "--quiet"]
+    return _checked(run_measured(argv, env=env, cwd=settings.REPO_ROOT, log_path=log), "seed")
+
+
+def _pipeline(env, mode: str, first: date, last: date, out: Path, log: Path) -> dict:
+    argv = [PYTHON, "-m", "bench.pipeline_run", "--mode", mode]
+    argv += ["--start", first.isoformat(), "--end", last.isoformat(), "--out", str(out)]
+    measured = _checked(
+        run_measured(argv, env=env, cwd=settings.REPO_ROOT, log_path=log), f"pipeline {mode}"
+    )
+    run = json.loads(out.read_text())
+    return _measured(measured) | {
+        "stages": stats.pipeline_stages(run["steps"], measured.wall_seconds),
+        "steps": {key: step["seconds"] for key, step in run["steps"].items()},
+        "import_seconds": run["import_seconds"],
+        "run_seconds": run["run_seconds"],
+        "materialized_assets": len(run["materialized_assets"]),
+        "run_id": run["run_id"],
+    }
+
+
+def _baseline(env, mode: str, first: date, last: date, manifest: Path, out: Path, log) -> dict:
+    argv = [PYTHON, "-m", "bench.baseline", "--mode", mode, "--start", first.isoformat()]
+    argv += ["--end", last.isoformat(), "--manifest", str(manifest), "--out", str(out)]
+    measured = _checked(
+        run_measured(argv, env=env, cwd=settings.REPO_ROOT, log_path=log), f"baseline {mode}"
+    )
+    run = json.loads(out.read_text())
+    return _measured(measured) | {
+        "stages": stats.baseline_stages(run["stages"], measured.wall_seconds),
+        "import_seconds": run["import_seconds"],
+        "details": run["details"],
+    }
+
+
+def snapshot_counts(path: Path) -> dict[str, int]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema <> 'meta' ORDER BY 1, 2"
+        ).fetchall()
+        return {
+            f"{schema}.{table}": con.execute(f"SELECT count(*) FROM {schema}.{table}").fetchone()[0]
+            for schema, table in tables
+        }
+    finally:
+        con.close()
+
+
+def bench_scale(
+    scale: int, start: date, end: date, root: Path, manifests: dict[str, Path], repeats: int
+) -> dict:
+    day = end + timedelta(days=1)
+    pipeline_dir, baseline_dir, logs = root / "pipeline", root / "baseline", root / "logs"
+    for folder in (pipeline_dir / "dagster_home", baseline_dir, logs):
+        folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(
+        settings.REPO_ROOT / "orchestration" / "dagster.yaml", pipeline_dir / "dagster_home"
+    )
+    # One landing zone, read by both (no file is bad, so neither quarantines anything).
+    (baseline_dir / "landing").symlink_to(pipeline_dir / "landing", target_is_directory=True)
+    env_p, env_b = child_env(pipeline_dir), child_env(baseline_dir)
+    result: dict = {"scale": scale}
+
+    _log(f"scale {scale}: seeding {start}..{end}")
+    result["seed_seconds"] = _seed(env_p, end, scale, logs / "seed.log").wall_seconds
+    _log(f"scale {scale}: pipeline full refresh")
+    full = _pipeline(env_p, "full", start, end, root / "pipeline-full.json", logs / "p-full.log")
+    _log(f"scale {scale}: pipeline full refresh {full['wall_seconds']:.1f} s; baseline")
+    base_full = _baseline(
+        env_b, "full", start, end, manifests["full"], root / "b-full.json", logs / "b-full.log"
+    )
+    _log(f"scale {scale}: baseline full refresh {base_full['wall_seconds']:.1f} s; new day {day}")
+    result["seed_day_seconds"] = _seed(env_p, day, scale, logs / "seed-day.log").wall_seconds
+    incremental = _pipeline(
+        env_p, "incremental", day, day, root / "pipeline-day.json", logs / "p-day.log"
+    )
+    _log(f"scale {scale}: pipeline incremental {incremental['wall_seconds']:.1f} s; baseline")
+    base_incremental = _baseline(
+        env_b, "incremental", day, day, manifests["day"], root / "b-day.json", logs / "b-day.log"
+    )
+    _log(f"scale {scale}: baseline incremental {base_incremental['wall_seconds']:.1f} s; queries")
+    result["pipeline"] = {"full": full, "incremental": incremental}
+    result["baseline"] = {"full": base_full, "incremental": base_incremental}
+    result["ratios"] = {
+        "full": stats.ratio(full["wall_seconds"], base_full["wall_seconds"]),
+        "incremental": stats.ratio(incremental["wall_seconds"], base_incremental["wall_seconds"]),
+    }
+    snapshot = pipeline_dir / "serving" / settings.SNAPSHOT_FILE
+    result["queries"] = time_queries(snapshot, settings.DASHBOARD_QUERIES_DIR, repeats)
+    # Reconcile: the two snapshots hold the same tables with the same row counts.
+    counts = snapshot_counts(snapshot)
+    base_counts = snapshot_counts(baseline_dir / "serving" / settings.SNAPSHOT_FILE)
+    result["snapshot_rows"] = counts
+    result["snapshot_mismatches"] = {
+        table: [counts.get(table), base_counts.get(table)]
+        for table in sorted(set(counts) | set(base_counts))
+        if counts.get(table) != base_counts.get(table)
+    }
+    result["snapshot_bytes"] = snapshot.stat().st_size
+    # Fresh: the new day is in the marts and scored, in what the dashboards read.
+    con = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        result["new_day_rows"] = {
+            table: con.execute(
+                f"SELECT count(*) FROM {table} WHERE flight_date = ?", [day]
+            ).fetchone()[0]
+            for table in ("marts.flights", "ml.flight_delay_predictions")
+        }
+    finally:
+        con.close()
+    return result
+
+
+def _interrupt(signum, frame) -> None:
+    # SIGTERM as Ctrl-C: the measured child (its own session) and its group are ended too.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--scales", default=os.environ.get("SCALES") or DEFAULT_SCALES)
+    parser.add_argument(
+        "--start", type=date.fromisoformat, default=os.environ.get("BENCH_START") or DEFAULT_START
+    )
+    parser.add_argument(
+        "--end", type=date.fromisoformat, default=os.environ.get("BENCH_END") or DEFAULT_END
+    )
+    parser.add_argument("--query-repeats", type=int, default=20)
+    parser.add_argument("--load-repeats", type=int, default=5)
+    parser.add_argument("--work-dir", type=Path, default=None, help="default: a new temp dir")
+    parser.add_argument("--keep", action="store_true", help="keep the work dir afterwards")
+    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--tag", default="", help="suffix of the result files' names")
+    parser.add_argument(
+        "--omp-threads",
+        type=int,
+        default=None,
+        help="OMP_NUM_THREADS for every measured process (default: unset, as `make run`)",
+    )
+    args = parser.parse_args(argv)
+    scales = sorted({int(s) for s in args.scales.replace(",", " ").split()})
+    day = args.end + timedelta(days=1)
+    if args.end < args.start or day.year != 2013:
+        parser.error("the window must lie in 2013 and leave its next day in 2013 too")
+
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="runway-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    commit = _git("rev-parse", "--short", "HEAD") or "unknown"
+    results: dict = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": commit,
+        "dirty": bool(_git("status", "--porcelain")),
+        "window": {"start": args.start.isoformat(), "end": args.end.isoformat()},
+        "incremental_day": day.isoformat(),
+        "scales": {},
+        "machine": machine_info(),
+        "work_dir": str(work),
+    }
+    stem = f"{results['started_at'][:10]}-{commit}{'-' + args.tag if args.tag else ''}"
+    if args.omp_threads is not None:
+        # Read by child_env: every measured process gets it.
+        os.environ["OMP_NUM_THREADS"] = str(args.omp_threads)
+    results["omp_num_threads"] = os.environ.get("OMP_NUM_THREADS")
+    _log(f"work dir {work}; scales {scales}; window {args.start}..{args.end}, new day {day}")
+    try:
+        _log("definitions load")
+        load_env = child_env(work / "load")
+        results["definitions_load"] = definitions_load(args.load_repeats, load_env, work)
+        _log("compiling the dbt project for the baseline (not timed)")
+        manifests = {}
+        for name, (first, last) in {"full": (args.start, args.end), "day": (day, day)}.items():
+            target = work / f"dbt-{name}"
+            dbt_sql.compile_project(
+                settings.DBT_PROJECT_DIR,
+                target,
+                {"min_date": first.isoformat(), "max_date": (last + timedelta(1)).isoformat()},
+                # The baseline's warehouse file has the same stem (its DuckDB catalog name).
+                target / "db" / "warehouse.duckdb",
+            )
+            manifests[name] = target / "manifest.json"
+        for scale in scales:
+            results["scales"][str(scale)] = bench_scale(
+                scale, args.start, args.end, work / f"scale-{scale}", manifests, args.query_repeats
+            )
+    finally:
+        results["total_seconds"] = time.perf_counter() - began
+        results["machine"]["load_average_at_end"] = list(os.getloadavg())
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        complete = len(results["scales"]) == len(scales)
+        if complete:
+            results["verdicts"] = [v.as_dict() for v in stats.verdicts(results)]
+        json_path = args.out_dir / f"{stem}.json"
+        json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+        _log(f"results: {json_path}")
+    markdown = report.render(results)
+    (args.out_dir / f"{stem}.md").write_text(markdown)
+    (args.out_dir / "latest.md").write_text(markdown)
+    print(report.verdict_table(results["verdicts"]))
+    _log(f"table: {args.out_dir / 'latest.md'}; total {results['total_seconds'] / 60:.1f} min")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0

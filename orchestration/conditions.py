@@ -1,0 +1,191 @@
+"""Declarative automation: when each downstream asset updates by itself (`AutomationCondition`).
+
+The asset modules attach these conditions; `runway_automation_sensor` (orchestration/automation.py,
+running by default) evaluates them every 30 s. What runs when:
+
+- **A day's tables** (`daily_condition`: the daily dbt models `marts/flights`,
+  `marts/daily_carrier_performance`, `ml/flight_features`, the scoring asset
+  `ml/flight_delay_predictions` and the monitoring mart): a partition is requested when the same
+  day of an upstream asset updated (or will be requested this tick), once none of its upstream
+  days is missing or in progress and it is not in progress itself. Unlike
+  `AutomationCondition.eager()`, **every** day counts, not only the latest time window, so a
+  redelivered or backfilled older day propagates too. Updates of unpartitioned parents are
+  ignored as triggers (the reference tables, the model): they would mark all 365 days as updated
+  and rebuild the year. A new model scores the days that arrive after it; historical predictions
+  keep the version that made them (a full rescoring is `make materialize`).
+- **Whole tables** (`whole_table_condition`: `marts/carriers`, `marts/airports`, `marts/routes`,
+  `marts/weather_delay_impact`): requested when any upstream asset (any day of it) updated since
+  they last ran, once nothing upstream is in progress.
+- **The serving snapshot** (`publish_condition`): the same, and never in the tick that requests
+  something upstream of it: it waits until those runs are done, then publishes once. (Dagster
+  starts a day's run and a whole-table run independently; a snapshot requested with them could
+  publish before the day is built, then again after.)
+- **dbt views** (staging, intermediate; `view_condition`): views hold no data, so new rows need no
+  rebuild. They are Dagster *virtual* assets (dagster-dbt's `enable_dbt_views_as_virtual_assets`)
+  and the conditions above look through them (`resolve_through_virtual`) to the tables they read:
+  `marts/flights` for a day depends on that day of `raw/flights` and `raw/weather`. A view is built
+  when it is missing and data arrives upstream (a fresh instance), or when its SQL changed.
+- **Training** (`training_condition` on `ml/flight_delay_model`): on a cron (weekly by default,
+  `RUNWAY_RETRAIN_CRON`) once new features arrived since the tick, or as soon as
+  `RUNWAY_RETRAIN_AFTER_DAYS` (default 7) days of `ml/flight_features` were updated since the last
+  training was launched (`NewPartitionsSinceLastRun`). One delivered day never retrains.
+
+No condition requests the same change twice: each trigger is latched `since_last_handled` (or
+counted from the last launch) and cleared when the asset is requested, and nothing is requested
+while it or an upstream asset is in progress (a run or a backfill).
+"""
+
+import dagster as dg
+
+AC = dg.AutomationCondition
+
+
+def daily_condition(ignore_updates_of: dg.AssetSelection) -> dg.AutomationCondition:
+    """Eager on every day (see the module docstring); `ignore_updates_of` never triggers."""
+    return (
+        (
+            (
+                AC.newly_missing() | AC.any_deps_updated().ignore(ignore_updates_of)
+            ).since_last_handled()
+            & ~AC.any_deps_missing()
+            & ~AC.any_deps_in_progress()
+            & ~AC.in_progress()
+        )
+        .resolve_through_virtual()
+        .with_label("daily: same day of an upstream asset updated")
+    )
+
+
+def whole_table_condition() -> dg.AutomationCondition:
+    """Any upstream update (any day) since the last run, nothing upstream missing or running.
+
+    "Missing" here means an upstream asset with no data at all: the days of 2013 not delivered
+    yet are missing partitions of the daily parents, and must not block the whole table.
+    """
+    return (
+        (
+            AC.any_deps_updated().since_last_handled()
+            & AC.all_deps_match(~AC.missing() | AC.will_be_requested()).with_label(
+                "every upstream asset has data"
+            )
+            & ~AC.any_deps_in_progress()
+            & ~AC.in_progress()
+        )
+        .resolve_through_virtual()
+        .with_label("whole table: any upstream update")
+    )
+
+
+class UpstreamRequestedThisTick(dg.AutomationCondition):
+    """True when a direct upstream asset is requested in this same evaluation.
+
+    A request for one day of the daily tables and one for the whole tables become separate runs
+    (different partitioning), which Dagster starts independently: a snapshot requested in the
+    same tick could publish before the day's tables are built. With this condition negated, the
+    snapshot's trigger stays latched while its upstream requests run (they are in progress,
+    then updated), and it publishes once, after all of them.
+    """
+
+    @property
+    def description(self) -> str:
+        return "An upstream asset is requested this tick"
+
+    @property
+    def name(self) -> str:
+        return "upstream_requested_this_tick"
+
+    def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
+        parents = context.asset_graph.get(context.key).parent_entity_keys
+        requested = any(
+            key in parents and not subset.is_empty
+            for key, subset in context.request_subsets_by_key.items()
+        )
+        true_subset = context.candidate_subset if requested else context.get_empty_subset()
+        return dg.AutomationResult(context=context, true_subset=true_subset)
+
+
+def publish_condition() -> dg.AutomationCondition:
+    """The snapshot: `whole_table_condition`, once this tick's upstream requests have run."""
+    return (whole_table_condition() & ~UpstreamRequestedThisTick()).with_label(
+        "publish: after every upstream update has run"
+    )
+
+
+def view_condition() -> dg.AutomationCondition:
+    """A dbt view: built when missing and data arrives upstream, or when its SQL changed."""
+    return (
+        ((AC.missing() & AC.any_deps_updated()) | AC.code_version_changed()).since_last_handled()
+        & ~AC.any_deps_in_progress()
+        & ~AC.in_progress()
+    ).with_label("view: missing or changed")
+
+
+class NewPartitionsSinceLastRun(dg.AutomationCondition):
+    """True once `threshold` partitions of `source` were updated since the target's last run.
+
+    "Last run" is the latest planned or completed materialization of the target: a run is
+    planned the moment it is created, so the count restarts as soon as training is launched,
+    and a failed training is not retried until `threshold` more days arrived. A target that was
+    never launched counts every partition of `source`.
+
+    Evaluated in the code location (`use_user_code_server=True` on the automation sensor), as
+    Dagster requires for a condition written in Python.
+    """
+
+    def __init__(self, source: dg.AssetKey, threshold: int):
+        self.source = source
+        self.threshold = threshold
+
+    @property
+    def description(self) -> str:
+        return (
+            f"At least {self.threshold} partition(s) of {self.source.to_user_string()} updated "
+            "since the last run was launched"
+        )
+
+    @property
+    def name(self) -> str:
+        return f"new_partitions_since_last_run({self.source.to_user_string()}, {self.threshold})"
+
+    def count(self, instance: dg.DagsterInstance, target: dg.AssetKey) -> int:
+        """Distinct partitions of `source` updated since `target` last ran (up to threshold)."""
+        since = 0
+        planned = instance.get_latest_planned_materialization_info(target)
+        if planned is not None:
+            since = planned.storage_id
+        latest = instance.fetch_materializations(target, limit=1).records
+        if latest:
+            since = max(since, latest[0].storage_id)
+        partitions: set[str | None] = set()
+        cursor = None
+        while len(partitions) < self.threshold:
+            result = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=self.source, after_storage_id=since or None),
+                limit=1000,
+                cursor=cursor,
+            )
+            partitions.update(record.partition_key for record in result.records)
+            if not result.has_more:
+                break
+            cursor = result.cursor
+        return len(partitions)
+
+    def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
+        instance = context.asset_graph_view.instance
+        enough = self.count(instance, context.key) >= self.threshold
+        true_subset = context.candidate_subset if enough else context.get_empty_subset()
+        return dg.AutomationResult(context=context, true_subset=true_subset)
+
+
+def training_condition(features: dg.AssetKey, cron: str, after_days: int) -> dg.AutomationCondition:
+    """Retrain on `cron` (after new features arrived) or after `after_days` new feature days."""
+    return (
+        (
+            AC.on_cron(cron)
+            # Latched from the moment the count is reached until training is requested: a
+            # request that must wait (features still running) is not lost, and is made once.
+            | NewPartitionsSinceLastRun(features, after_days).newly_true().since_last_handled()
+        )
+        & ~AC.any_deps_in_progress()
+        & ~AC.in_progress()
+    ).with_label(f"retrain: on_cron({cron}) or {after_days} new days")
