@@ -11,8 +11,4 @@ from pipeline_base import build_base
 @pytest.fixture(scope="session")
 def pipeline_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A few days materialized through the whole graph (pipeline_base.py): copy, never change."""
-    import os
-
-    if os.environ.get("W7_BASE"):
-        return Path(os.environ["W7_BASE"])
     return build_base(tmp_path_factory.mktemp("pipeline_base"))

@@ -276,3 +276,13 @@ def test_a_dbt_build_that_met_the_lock_is_retried_and_succeeds(
     assert LOCK_ERROR in retries[0].event_specific_data.error.to_string()
     ((rows,),) = query(settings.load().warehouse_path, "SELECT count(*) FROM marts.carriers")
     assert rows == count_data_rows(settings.load().landing_dir / "airlines.csv")
+
+
+def test_raw_and_dbt_steps_are_in_the_pool_with_the_retry_policy() -> None:
+    from orchestration import ingest, transform
+    from orchestration.resources import WAREHOUSE_RETRY
+
+    steps = [*ingest.ingest_assets, *ingest.ingest_checks, *transform.transform_assets]
+    for step in steps:
+        assert step.node_def.pool == settings.WAREHOUSE_POOL, step.node_def.name
+        assert step.node_def.retry_policy == WAREHOUSE_RETRY, step.node_def.name
