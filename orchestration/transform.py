@@ -266,23 +266,24 @@ def dbt_monitoring_models(
 
 
 def _with_raw_day_deps(
-    daily: dg.AssetsDefinition, views: dg.AssetsDefinition
+    daily: dg.AssetsDefinition, upstream: dg.AssetsDefinition
 ) -> dg.AssetsDefinition:
-    """`daily` with each model depending directly on the raw daily assets it reads via views.
+    """`daily` with each model depending directly on the raw daily assets that it reads through
+    the `upstream` dbt models (the staging and intermediate views).
 
     Same lineage, drawn one step shorter: a month backfill of the daily assets then runs as one
     run, like `dagster asset materialize --partition-range` (see the module docstring).
     """
     raw_days = {ingest.raw_flights.key, ingest.raw_weather.key}
-    virtual = {spec.key: spec for spec in views.specs if spec.is_virtual}
+    specs = {spec.key: spec for spec in upstream.specs}
 
     def raw_upstream(keys) -> set[dg.AssetKey]:
         found: set[dg.AssetKey] = set()
         for key in keys:
             if key in raw_days:
                 found.add(key)
-            elif key in virtual:
-                found |= raw_upstream(dep.asset_key for dep in virtual[key].deps)
+            elif key in specs:
+                found |= raw_upstream(dep.asset_key for dep in specs[key].deps)
         return found
 
     def add_raw(spec: dg.AssetSpec) -> dg.AssetSpec:
@@ -293,8 +294,5 @@ def _with_raw_day_deps(
     return dg.map_asset_specs(add_raw, [daily])[0]
 
 
-transform_assets = [
-    dbt_models,
-    _with_raw_day_deps(dbt_daily_models, dbt_models),
-    dbt_monitoring_models,
-]
+dbt_daily_models = _with_raw_day_deps(dbt_daily_models, dbt_models)
+transform_assets = [dbt_models, dbt_daily_models, dbt_monitoring_models]
