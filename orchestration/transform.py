@@ -9,8 +9,9 @@ Three `@dbt_assets` definitions split the project so that the op graph has no cy
 - `dbt_models`: everything unpartitioned upstream of the daily models or beside them (staging
   views, intermediate views, `carriers`, `airports`, `routes`, `weather_delay_impact`);
 - `dbt_daily_models` (dbt tag `daily`, partitioned like the raw flights): the incremental marts
-  and features; a run passes its partition window to dbt as vars `min_date`/`max_date`
-  ([start, end)), and dbt rebuilds only those days (delete+insert);
+  and features; a run passes its partition window ([start, end)) to dbt in the environment
+  (`RUNWAY_DBT_MIN_DATE`/`RUNWAY_DBT_MAX_DATE`, read by macros/date_window.sql), and dbt
+  rebuilds only those days (delete+insert);
 - `dbt_monitoring_models` (tag `monitoring`): the model-monitoring mart, downstream of the
   Python scoring asset (dbt features → Python scoring → dbt monitoring). Partitioned like the
   scoring asset so that automation runs it with its day's predictions; it rebuilds its (small)
@@ -33,6 +34,11 @@ process after the step, which locks the next writer out (see tests/dbt/test_tran
 So each step counts the rows itself once the dbt process has ended, with a connection it closes,
 and attaches `dagster/row_count` to each model's materialization.
 
+dbt's cost per call: starting dbt costs ≈ 7 s of imports here, parsing the whole project ≈ 5 s
+more. dbt re-parses everything when `--vars` or the profile change, so the window goes in the
+environment (only the three daily models re-parse), and each data dir keeps its own
+`partial_parse.msgpack` beside its dbt target folders (`<data dir>/dbt/target`).
+
 Failures: a dbt build that failed on the warehouse lock or on I/O is retried (`WAREHOUSE_RETRY`,
 with backoff); any other failure (a model error, a failing test) fails the step at once, since
 another attempt would fail the same way. dbt runs through `orchestration/dbt_guard.py` (see
@@ -40,11 +46,12 @@ another attempt would fail the same way. dbt runs through `orchestration/dbt_gua
 model's delete+insert, one transaction, is rolled back by DuckDB at the next open.
 """
 
-import json
 import os
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -111,17 +118,53 @@ class RunwayDbtTranslator(DagsterDbtTranslator):
         )
 
 
+WINDOW_ENV = ("RUNWAY_DBT_MIN_DATE", "RUNWAY_DBT_MAX_DATE")
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+# dbt target folders of past steps kept for debugging (compiled SQL, run_results.json, dbt.log).
+KEEP_TARGET_DIRS = 10
+
+
+def dbt_target_root() -> Path:
+    """Where dbt's target folders go: the data dir, not the repository.
+
+    dagster-dbt gives each dbt call its own target folder; in `dbt_project/target` they piled up
+    (600 MB after a benchmark) and outlived `make clean`. Here they belong to the stack they
+    describe and go with it.
+    """
+    return settings.load().data_dir / "dbt" / "target"
+
+
+def window_env(window: tuple[date, date] | None) -> dict[str, str]:
+    """The environment variables that hand dbt the days [start, end) (macros/date_window.sql).
+
+    Not `--vars`: dbt re-parses the whole project whenever the vars change, which every
+    partition run would do. Empty when there is no window, so that no stale window leaks in.
+    """
+    if window is None:
+        return dict.fromkeys(WINDOW_ENV, "")
+    return dict(zip(WINDOW_ENV, (day.isoformat() for day in window), strict=True))
+
+
 @contextmanager
-def _stack_environment() -> Iterator[None]:
-    """Our settings in the environment while dbt starts, as before afterwards.
+def _stack_environment(window: tuple[date, date] | None = None) -> Iterator[Path]:
+    """Our settings in the environment while dbt starts, as before afterwards; yields the root of
+    dbt's target folders.
 
     dbt's profiles.yml reads RUNWAY_WAREHOUSE: the dbt process must see the same file as we do.
+    dagster-dbt reads DBT_TARGET_PATH for the target folders and for the `partial_parse.msgpack`
+    that it copies into each of them.
     """
-    wanted = settings.load().env()
+    root = dbt_target_root()
+    wanted = {
+        **settings.load().env(),
+        **window_env(window),
+        "DBT_TARGET_PATH": str(root),
+    }
+    _seed_partial_parse(root)
     saved = {name: os.environ.get(name) for name in wanted}
     os.environ.update(wanted)
     try:
-        yield
+        yield root
     finally:
         for name, value in saved.items():
             if value is None:
@@ -130,9 +173,40 @@ def _stack_environment() -> Iterator[None]:
                 os.environ[name] = value
 
 
-def window_vars(start: date, end: date) -> dict[str, str]:
-    """dbt vars for the days [start, end)."""
-    return {"min_date": start.isoformat(), "max_date": end.isoformat()}
+def _seed_partial_parse(root: Path) -> None:
+    """Start a new data dir from the parse state that `make` prepared with the manifest.
+
+    dbt reuses it only if the profile matches (the warehouse path is part of it): true for
+    `data/`, so `make run` never parses the whole project; another data dir pays one full parse,
+    then `_keep_partial_parse` keeps that state for its next calls.
+    """
+    mine = root / PARTIAL_PARSE_FILE
+    prepared = settings.DBT_PROJECT_DIR / "target" / PARTIAL_PARSE_FILE
+    if not mine.exists() and prepared.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        _replace_atomically(prepared, mine)
+
+
+def _keep_partial_parse(root: Path, target_path: Path) -> None:
+    """Keep the parse state the finished dbt call wrote, for the next call in this data dir, and
+    drop all but the newest `KEEP_TARGET_DIRS` target folders."""
+    written = target_path / PARTIAL_PARSE_FILE
+    if written.exists():
+        _replace_atomically(written, root / PARTIAL_PARSE_FILE)
+    folders = sorted(
+        (path for path in root.iterdir() if path.is_dir()),
+        key=lambda path: path.stat().st_mtime,
+        reverse=True,
+    )
+    for old in folders[KEEP_TARGET_DIRS:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _replace_atomically(source: Path, destination: Path) -> None:
+    # Another run's dbt may copy the file at any moment: it must never see half of it.
+    partial = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
+    shutil.copyfile(source, partial)
+    os.replace(partial, destination)
 
 
 def _relations(manifest: Mapping[str, Any], events: Sequence[Any]) -> dict[str, dict[str, Any]]:
@@ -186,11 +260,8 @@ def build_with_row_counts(
     with a retryable error if the cause was the lock or I/O, else with `dg.Failure` that no
     retry policy repeats. Whatever happens, dbt has ended before the step does.
     """
-    args = ["build"]
-    if window is not None:
-        args += ["--vars", json.dumps(window_vars(*window))]
-    with _stack_environment():
-        invocation = dbt.cli(args, context=context)  # starts the dbt process
+    with _stack_environment(window) as target_root:
+        invocation = dbt.cli(["build"], context=context)  # starts the dbt process
     events: list[Any] = []
     failure: Exception | None = None
     try:
@@ -200,6 +271,7 @@ def build_with_row_counts(
     finally:
         # Reading stopped early (an error, an interrupt): dbt would go on holding the lock.
         stop_process(invocation.process)
+        _keep_partial_parse(target_root, invocation.target_path)
     counts = _count_rows(warehouse, _relations(invocation.manifest, events), window)
     for event in events:
         if isinstance(event, dg.Output | dg.AssetMaterialization):

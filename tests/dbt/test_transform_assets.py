@@ -297,3 +297,39 @@ def test_failing_mart_test_blocks_ml_and_publish(
     assert started == {"dbt_daily_models"}  # nothing downstream ran
     materialized = set(_materializations(result))
     assert materialized == {k.to_user_string() for k in _dbt_keys()["dbt_daily_models"]}
+
+
+def _parse_events(target: Path) -> list[str]:
+    """Names of dbt's parse events in one dbt call's log (JSON lines, as dagster-dbt asks)."""
+    import json
+
+    names = []
+    for line in (target / "dbt.log").read_text().splitlines():
+        try:
+            name = json.loads(line)["info"]["name"]
+        except (ValueError, KeyError):
+            continue
+        if name in ("UnableToPartialParse", "PartialParsingEnabled"):
+            names.append(name)
+    return names
+
+
+def test_dbt_parses_the_project_once_per_data_dir(
+    failing_partition_run: dg.ExecuteInProcessResult, data_dir: Path
+) -> None:
+    """The window reaches dbt without --vars, and the data dir keeps dbt's parse state: only the
+    first dbt call of this (new) data dir parses the whole project, every later one, whatever
+    its window, re-parses only what changed. The target folders stay in the data dir."""
+    from orchestration.settings import DBT_PROJECT_DIR
+
+    root = data_dir / "dbt" / "target"
+    calls = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    # one run: dbt_models, days 1-2, monitoring; the failing run: days 2-3
+    assert len(calls) == 4, [p.name for p in calls]
+    assert (root / "partial_parse.msgpack").exists()
+    events = [_parse_events(call) for call in calls]
+    assert events[0] == ["UnableToPartialParse"], events  # the profile names this temp warehouse
+    assert all(later == ["PartialParsingEnabled"] for later in events[1:]), events
+    run_ids = {call.name.split("-")[1] for call in calls}
+    in_repo = DBT_PROJECT_DIR / "target"
+    assert not [p for p in in_repo.glob("*-*-*") if p.name.split("-")[-2] in run_ids]
