@@ -44,7 +44,13 @@ $(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
 	cp orchestration/dagster.yaml $@
 
-install: .venv/.installed $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml ## install locked deps, prepare the dbt manifest
+# DuckDB's ducklake/postgres extensions (target `lake`), copied from the pinned wheels: never
+# downloaded, signatures checked (orchestration/lake.py).
+.duckdb_extensions/.installed: .venv/.installed
+	$(RUN) python -m orchestration.lake
+	@touch $@
+
+install: .venv/.installed $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml .duckdb_extensions/.installed ## install locked deps, prepare the dbt manifest, DuckDB extensions
 
 run: install ## seed data/landing, materialize the whole graph for 2013, print where to look
 	$(RUN) python -m orchestration.seed --until $(END)
@@ -79,7 +85,8 @@ dev: install ## seed up to FEED_CUTOFF, dagster dev (127.0.0.1:3000) + Streamlit
 	$(RUN) python -m orchestration.seed --until $(FEED_CUTOFF) --quiet
 	trap 'kill 0' EXIT; \
 	$(RUN) streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true --browser.gatherUsageStats false & \
-	RUNWAY_DEMO_FEED=$${RUNWAY_DEMO_FEED:-1} $(DAGSTER) dev -h 127.0.0.1 -p 3000
+	RUNWAY_DEMO_FEED=$${RUNWAY_DEMO_FEED:-1} DAGSTER_GRPC_TIMEOUT_SECONDS=$${DAGSTER_GRPC_TIMEOUT_SECONDS:-180} \
+	  $(DAGSTER) dev -h 127.0.0.1 -p 3000
 
 feed: .venv/.installed ## deliver the next DAYS day(s) of files to the landing zone, as the upstream would
 	$(RUN) python -m orchestration.seed.feed --days $(DAYS)

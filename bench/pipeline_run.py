@@ -2,6 +2,7 @@
 
     python -m bench.pipeline_run --mode full --start 2013-01-01 --end 2013-01-31 --out run.json
     python -m bench.pipeline_run --mode incremental --start 2013-02-01 --end 2013-02-01 --out ...
+    python -m bench.pipeline_run --mode backfill --start 2013-01-01 --end 2013-01-31 --out ...
 
 `full` is what `make materialize` does (`orchestration.materialize.materialize_all`: one Dagster
 run over every asset, daily assets over [start, end]), with the bootstrap training config of
@@ -13,6 +14,12 @@ a selection of everything downstream of the new files except training. The refer
 is a decision of its own, on a schedule, not a consequence of new rows); the new day is scored by
 the current champion, the whole-history marts (routes, weather impact), the model-monitoring mart
 and the serving snapshot are rebuilt, so everything a reader sees includes the new day.
+
+`backfill` is a backfill of the daily assets over [start, end] as Dagster's asset backfill runs
+it (tests/orchestration/test_backfill.py): every daily-partitioned asset (and its checks) in one
+run, tagged with the partition range, since each has a single-run backfill policy. The reference
+snapshots, the unpartitioned dbt models, training and publishing are not part of a backfill of
+daily partitions.
 
 The per-step timings come from the run's events in the Dagster instance ($DAGSTER_HOME): for each
 step key, STEP_START to STEP_SUCCESS/STEP_FAILURE. The result is written as JSON to --out.
@@ -53,6 +60,20 @@ def incremental_selection() -> dg.AssetSelection:
     return dg.AssetSelection.all() - excluded
 
 
+def backfill_selection() -> dg.AssetSelection:
+    """The daily-partitioned assets: what a backfill of a range of days materializes."""
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    return dg.AssetSelection.assets(
+        *(
+            key
+            for key in graph.get_all_asset_keys()
+            if graph.get(key).is_materializable and graph.get(key).partitions_def is not None
+        )
+    )
+
+
 def step_timings(instance: dg.DagsterInstance, run_id: str) -> dict[str, dict]:
     """{step_key: {start, end, seconds, status}} from the run's step events (timestamps in s)."""
     kinds = {
@@ -79,12 +100,14 @@ def step_timings(instance: dg.DagsterInstance, run_id: str) -> dict[str, dict]:
 def run_window(instance: dg.DagsterInstance, mode: str, start: date, end: date):
     if mode == "full":
         return materialize_all(start, end, instance, run_config=BOOTSTRAP_CONFIG)
+    if mode == "backfill":
+        return materialize_all(start, end, instance, selection=backfill_selection())
     return materialize_all(start, end, instance, selection=incremental_selection())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline_run", description=__doc__)
-    parser.add_argument("--mode", choices=("full", "incremental"), required=True)
+    parser.add_argument("--mode", choices=("full", "incremental", "backfill"), required=True)
     parser.add_argument("--start", type=date.fromisoformat, required=True)
     parser.add_argument("--end", type=date.fromisoformat, required=True)
     parser.add_argument("--out", type=Path, required=True)

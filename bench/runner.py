@@ -6,9 +6,11 @@ For each scale, in a fresh temporary data dir (its own landing zone, warehouse, 
 instance, MLflow store):
 
 1. seed the window [start, end] at that scale;
-2. full refresh: `bench.pipeline_run --mode full` (the real pipeline, one Dagster run), then the
-   baseline (`bench.baseline --mode full`, same work on one DuckDB connection, in its own warehouse
-   fed by the same landing files);
+2. full refresh: `bench.pipeline_run --mode full` (the real pipeline, one Dagster run), then a
+   backfill of the same days (`--mode backfill`: the daily assets in one run over the range, as
+   Dagster's asset backfill runs them; skipped with --no-backfill), then the baseline
+   (`bench.baseline --mode full`, same work on one DuckDB connection, in its own warehouse fed by
+   the same landing files);
 3. incremental: seed the day after `end`, then `--mode incremental` for that day, pipeline then
    baseline;
 4. the dashboard queries on the pipeline's snapshot.
@@ -40,7 +42,7 @@ import psutil
 
 from bench import dbt_sql, report, stats
 from bench.measure import Measured, run_measured
-from bench.queries import time_queries
+from bench.queries import time_open, time_queries
 from orchestration import settings
 
 RESULTS_DIR = settings.REPO_ROOT / "bench" / "results"
@@ -205,7 +207,13 @@ def snapshot_counts(path: Path) -> dict[str, int]:
 
 
 def bench_scale(
-    scale: int, start: date, end: date, root: Path, manifests: dict[str, Path], repeats: int
+    scale: int,
+    start: date,
+    end: date,
+    root: Path,
+    manifests: dict[str, Path],
+    repeats: int,
+    backfill: bool = True,
 ) -> dict:
     day = end + timedelta(days=1)
     pipeline_dir, baseline_dir, logs = root / "pipeline", root / "baseline", root / "logs"
@@ -223,7 +231,16 @@ def bench_scale(
     result["seed_seconds"] = _seed(env_p, end, scale, logs / "seed.log").wall_seconds
     _log(f"scale {scale}: pipeline full refresh")
     full = _pipeline(env_p, "full", start, end, root / "pipeline-full.json", logs / "p-full.log")
-    _log(f"scale {scale}: pipeline full refresh {full['wall_seconds']:.1f} s; baseline")
+    pipeline_runs = {"full": full}
+    if backfill:
+        _log(f"scale {scale}: pipeline full refresh {full['wall_seconds']:.1f} s; backfill")
+        pipeline_runs["backfill"] = _pipeline(
+            env_p, "backfill", start, end, root / "pipeline-backfill.json", logs / "p-backfill.log"
+        )
+        done = pipeline_runs["backfill"]["wall_seconds"]
+        _log(f"scale {scale}: backfill {done:.1f} s; baseline")
+    else:
+        _log(f"scale {scale}: pipeline full refresh {full['wall_seconds']:.1f} s; baseline")
     base_full = _baseline(
         env_b, "full", start, end, manifests["full"], root / "b-full.json", logs / "b-full.log"
     )
@@ -237,13 +254,27 @@ def bench_scale(
         env_b, "incremental", day, day, manifests["day"], root / "b-day.json", logs / "b-day.log"
     )
     _log(f"scale {scale}: baseline incremental {base_incremental['wall_seconds']:.1f} s; queries")
-    result["pipeline"] = {"full": full, "incremental": incremental}
+    result["pipeline"] = pipeline_runs | {"incremental": incremental}
     result["baseline"] = {"full": base_full, "incremental": base_incremental}
     result["ratios"] = {
         "full": stats.ratio(full["wall_seconds"], base_full["wall_seconds"]),
         "incremental": stats.ratio(incremental["wall_seconds"], base_incremental["wall_seconds"]),
     }
+    if backfill:
+        back = pipeline_runs["backfill"]
+        result["ratios"]["backfill_vs_full"] = stats.ratio(
+            back["wall_seconds"], full["wall_seconds"]
+        )
+        # The same steps in both runs: what the backfill's own work costs in each.
+        in_backfill, in_full = stats.same_steps(back["steps"], full["steps"])
+        result["backfill_same_steps"] = {
+            "steps": sorted(key for key in back["steps"] if key in full["steps"]),
+            "backfill_seconds": in_backfill,
+            "full_seconds": in_full,
+            "ratio": stats.ratio(in_backfill, in_full),
+        }
     snapshot = pipeline_dir / "serving" / settings.SNAPSHOT_FILE
+    result["snapshot_open"] = time_open(snapshot)
     result["queries"] = time_queries(snapshot, settings.DASHBOARD_QUERIES_DIR, repeats)
     # Reconcile: the two snapshots hold the same tables with the same row counts.
     counts = snapshot_counts(snapshot)
@@ -288,6 +319,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load-repeats", type=int, default=5)
     parser.add_argument("--work-dir", type=Path, default=None, help="default: a new temp dir")
     parser.add_argument("--keep", action="store_true", help="keep the work dir afterwards")
+    parser.add_argument(
+        "--no-backfill",
+        action="store_true",
+        help="skip the backfill of the window after each full refresh (one run less per scale)",
+    )
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--tag", default="", help="suffix of the result files' names")
     parser.add_argument(
@@ -340,7 +376,13 @@ def main(argv: list[str] | None = None) -> int:
             manifests[name] = target / "manifest.json"
         for scale in scales:
             results["scales"][str(scale)] = bench_scale(
-                scale, args.start, args.end, work / f"scale-{scale}", manifests, args.query_repeats
+                scale,
+                args.start,
+                args.end,
+                work / f"scale-{scale}",
+                manifests,
+                args.query_repeats,
+                backfill=not args.no_backfill,
             )
     finally:
         results["total_seconds"] = time.perf_counter() - began

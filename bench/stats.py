@@ -21,6 +21,9 @@ INCREMENTAL_SHARE_OF_FULL_MAX = 0.10
 DEFINITIONS_LOAD_VS_DAGSTER_DBT_MAX = 1.5
 QUERY_P95_MAX_MS = 150.0
 PEAK_RSS_MAX_BYTES = 4 * GB
+# Issue #7, point 8: a backfill of a range of days (one run over the range) is as fast as a full
+# refresh of those days; 1.25x leaves room for the noise of a shared machine.
+BACKFILL_VS_FULL_MAX = 1.25
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -180,6 +183,19 @@ def verdicts(results: Mapping) -> list[Verdict]:
                 "ms",
             )
         )
+    backfill = big["pipeline"].get("backfill")
+    out.append(
+        at_most(
+            f"backfill of the window at {big_name} no slower than {BACKFILL_VS_FULL_MAX}x its "
+            "full refresh",
+            None if backfill is None else ratio(backfill["wall_seconds"], full),
+            BACKFILL_VS_FULL_MAX,
+            "x",
+            "not measured (--no-backfill)"
+            if backfill is None
+            else f"{backfill['wall_seconds']:.1f} s vs {full:.1f} s",
+        )
+    )
     rss = big["pipeline"]["full"]["peak_tree_rss_bytes"]
     out.append(
         below(
@@ -203,3 +219,17 @@ def ratio_without(pipeline: Mapping, baseline: Mapping, stage: str = "train") ->
         pipeline["wall_seconds"] - pipeline["stages"].get(stage, 0.0),
         baseline["wall_seconds"] - baseline["stages"].get(stage, 0.0),
     )
+
+
+def same_steps(
+    steps: Mapping[str, float | None], reference: Mapping[str, float | None]
+) -> tuple[float, float]:
+    """Seconds of the steps of `steps` that `reference` also ran, summed in each: the same work
+    in both runs (e.g. a backfill's steps, and those steps in the full refresh). A step that did
+    not finish in either run is left out of both sums."""
+    common = [
+        key
+        for key, seconds in steps.items()
+        if seconds is not None and reference.get(key) is not None
+    ]
+    return sum(steps[key] for key in common), sum(reference[key] for key in common)

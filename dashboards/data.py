@@ -3,8 +3,20 @@
 Rules (see docs/architecture.md, "Serving snapshot"):
 
 - Read only the serving snapshot (``settings.load().snapshot_path``), never the warehouse.
-- One short-lived ``read_only`` DuckDB connection per query, closed before returning, so the
-  pipeline can swap a new snapshot in with ``os.replace`` at any time.
+- One ``READ_ONLY`` DuckDB connection per published *version* of a file (its path, inode, mtime
+  and size), shared by every query and session of the process; each query runs on a cursor of
+  its own. Opening the file costs more than most queries (tens of ms), so it is paid once per
+  publication, not once per query. The pipeline swaps a new snapshot in with ``os.replace`` at
+  any time: the connection keeps reading the file it opened (the replaced inode stays intact
+  while open), so a reader never sees half of a snapshot. Every query first looks at the file now
+  at the path; when it is a new version, the query opens that one (checking that the file did
+  not change while it was opened), and the old connection is closed as soon as the queries
+  already running on it end: file handles do not pile up with publications (an idle app holds
+  the replaced file until its next query). A query that starts after a publication finished
+  therefore always reads the new file. Connections are ``ATTACH``es in a private in-memory
+  DuckDB, not ``duckdb.connect(path)``: DuckDB would hand a second connection to the same path
+  the database instance still open on the replaced file. Other programs must open the snapshot
+  ``read_only`` too (a writer is refused while the app holds it).
 - Every query is a file ``dashboards/queries/<name>.sql``: a plain ``SELECT`` named for the
   result it returns, usable unchanged as an Evidence source query.
 - Results are cached with ``st.cache_data`` keyed on the snapshot file's identity (inode, mtime,
@@ -17,12 +29,14 @@ contain ``?`` or ``$name`` placeholders. Instead a query reads its optional para
 variables: ``getvariable('start_date')`` is NULL when unset, and every filter is written
 ``(getvariable('x') is null or <condition on getvariable('x')>)``. Run by Evidence, nothing is set
 and the query returns everything; run by the app, ``run_sql`` first binds each value on the
-query's own connection with ``SET VARIABLE <name> = ?`` (the value as a prepared-statement
-parameter; the name must be one of ``PARAMETERS``). DuckDB folds ``getvariable`` into a constant
-when it binds the query, so the filters still prune row groups like literal ones. One file per
-result, the same text for both tools, no templating. ``query_parameters(name)`` lists the
-variables a file reads; parameters a query does not read are ignored (and not part of its cache
-key).
+query's own cursor with ``SET VARIABLE <name> = ?`` (the value as a prepared-statement
+parameter; the name must be one of ``PARAMETERS``). DuckDB keeps variables per client context,
+and every cursor is one, created for this query and closed after it: concurrent queries with
+different filters never see each other's values, and no value outlives its query. DuckDB folds
+``getvariable`` into a constant when it binds the query, so the filters still prune row groups
+like literal ones. One file per result, the same text for both tools, no templating.
+``query_parameters(name)`` lists the variables a file reads; parameters a query does not read
+are ignored (and not part of its cache key).
 
 Pages call ``load("<name>", params)`` and get a pandas DataFrame. When there is no snapshot yet,
 it shows an ``st.info`` saying what to run and stops the page; when the snapshot lacks a table
@@ -91,10 +105,11 @@ PAGE_QUERIES: dict[str, tuple[str, ...]] = {
 _TABLE_REFERENCE = re.compile(r"\b(raw|staging|intermediate|marts|ml|meta)\.(\w+)", re.IGNORECASE)
 _VARIABLE_REFERENCE = re.compile(r"getvariable\(\s*'(\w+)'\s*\)", re.IGNORECASE)
 
-# DuckDB shares one database instance per file path inside a process. Serialising our (short,
-# cached) queries guarantees the previous connection is closed before the next one opens, so a
-# connection always opens the file currently at the path, never an instance of a replaced file.
-_CONNECT_LOCK = threading.Lock()
+# The catalog name of the attached file; each cursor makes it the default (``USE``) so that the
+# queries' ``schema.table`` names resolve as they do on the file itself (and in Evidence).
+_CATALOG = "snapshot"
+# How often a query retries opening a file that was replaced while it was being opened.
+_OPEN_ATTEMPTS = 5
 
 
 class SnapshotUnavailable(RuntimeError):
@@ -132,14 +147,18 @@ def snapshot_path() -> Path:
     return settings.load().snapshot_path
 
 
-def snapshot_version() -> SnapshotVersion | None:
-    """The published snapshot's identity, or None when there is no snapshot yet."""
-    path = snapshot_path()
+def file_version(path: Path | str) -> SnapshotVersion | None:
+    """The identity of the file now at ``path``, or None when there is none."""
     try:
-        stat = path.stat()
+        stat = os.stat(path)
     except FileNotFoundError:
         return None
     return SnapshotVersion(str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def snapshot_version() -> SnapshotVersion | None:
+    """The published snapshot's identity, or None when there is no snapshot yet."""
+    return file_version(snapshot_path())
 
 
 def missing_snapshot_message(path: Path | str | None = None) -> str:
@@ -203,32 +222,107 @@ def _bind_variables(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any]) -
         con.execute(f"SET VARIABLE {name} = ?", [value])
 
 
-def run_sql(sql: str, path: Path | str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """Run ``sql`` on the snapshot at ``path`` with a connection that lives for this call only.
+@dataclass(eq=False)
+class _Held:
+    """The connection to one version of a file, and how many queries are running on it."""
 
-    ``params`` are bound as DuckDB variables first (see the module docstring); None values and
-    empty lists mean "no filter".
+    version: SnapshotVersion
+    con: duckdb.DuckDBPyConnection
+    running: int = 0
+    retired: bool = False
+
+
+# Per path, the connection to the newest version seen; guarded by _LOCK, as are the counts.
+_HELD: dict[str, _Held] = {}
+_LOCK = threading.Lock()
+
+
+def _open(version: SnapshotVersion) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    try:
+        quoted = version.path.replace("'", "''")  # ATTACH takes no bound parameters
+        con.execute(f"ATTACH '{quoted}' AS {_CATALOG} (READ_ONLY)")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _retire(held: _Held) -> None:
+    """Close ``held`` now if no query runs on it, else when its last query ends (under _LOCK)."""
+    held.retired = True
+    if held.running == 0:
+        held.con.close()
+
+
+def _acquire(path: str) -> tuple[_Held, duckdb.DuckDBPyConnection]:
+    """The connection to the file now at ``path`` (opened if it is a new version) and a new
+    cursor on it; the caller runs one query on the cursor, then calls ``_release``."""
+    with _LOCK:
+        for _ in range(_OPEN_ATTEMPTS):
+            version = file_version(path)
+            held = _HELD.get(path)
+            if version is None:
+                if held is not None:
+                    _retire(_HELD.pop(path))
+                raise SnapshotUnavailable(missing_snapshot_message(path))
+            if held is None or held.version != version:
+                try:
+                    con = _open(version)
+                except duckdb.IOException:
+                    if os.path.exists(path):
+                        raise
+                    continue  # removed between the stat and the open: look again
+                # Only if the same file is still there do we know which version we opened.
+                if file_version(path) != version:
+                    con.close()
+                    continue
+                if held is not None:
+                    _retire(held)
+                held = _HELD[path] = _Held(version, con)
+            cursor = held.con.cursor()
+            held.running += 1
+            return held, cursor
+    raise SnapshotUnavailable(f"`{path}` kept changing while it was being opened; try again.")
+
+
+def _release(held: _Held, cursor: duckdb.DuckDBPyConnection) -> None:
+    with _LOCK:
+        cursor.close()
+        held.running -= 1
+        if held.retired and held.running == 0:
+            held.con.close()
+
+
+def close_connections() -> None:
+    """Close every held connection (each as soon as the queries running on it end).
+
+    The next query opens the file again. For tests and tools that need the file released.
     """
-    if not os.path.exists(path):
-        raise SnapshotUnavailable(missing_snapshot_message(path))
-    with _CONNECT_LOCK:
-        try:
-            con = duckdb.connect(str(path), read_only=True)
-        except duckdb.IOException as exc:
-            if os.path.exists(path):
-                raise
-            # removed between the check and the open
-            raise SnapshotUnavailable(missing_snapshot_message(path)) from exc
-        try:
-            _bind_variables(con, params or {})
-            return con.execute(sql).df()
-        except duckdb.CatalogException as exc:
-            raise SnapshotUnavailable(
-                f"The serving snapshot at `{path}` lacks a table this page needs ({exc}). "
-                f"{MISSING_SNAPSHOT_HINT}"
-            ) from exc
-        finally:
-            con.close()
+    with _LOCK:
+        for path in list(_HELD):
+            _retire(_HELD.pop(path))
+
+
+def run_sql(sql: str, path: Path | str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Run ``sql`` on the file now at ``path``, on a cursor of the connection held for that
+    version of the file (opened first if it is a new one; see the module docstring).
+
+    ``params`` are bound as DuckDB variables on that cursor first (see the module docstring);
+    None values and empty lists mean "no filter".
+    """
+    held, cursor = _acquire(str(path))
+    try:
+        cursor.execute(f"USE {_CATALOG}")
+        _bind_variables(cursor, params or {})
+        return cursor.execute(sql).df()
+    except duckdb.CatalogException as exc:
+        raise SnapshotUnavailable(
+            f"The serving snapshot at `{path}` lacks a table this page needs ({exc}). "
+            f"{MISSING_SNAPSHOT_HINT}"
+        ) from exc
+    finally:
+        _release(held, cursor)
 
 
 _TABLES_SQL = "select schema_name || '.' || table_name as name from duckdb_tables()"

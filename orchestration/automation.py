@@ -50,7 +50,9 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration import alerts, ingest, raw_loader, settings
-from orchestration.seed import feed
+
+# The seeder (orchestration.seed: polars, numpy, tqdm) is imported inside the feed's op and
+# schedule, when they run: the code location must not pay for it at every load (issue #8).
 
 SENSOR_NAME = "landing_zone_sensor"
 DAILY_ENTITIES = tuple(raw_loader.DAILY_TABLES)
@@ -262,6 +264,8 @@ runway_automation_sensor = dg.AutomationConditionSensorDefinition(
 
 @dg.op(description="Deliver the next day's flights and weather files to the landing zone.")
 def deliver_next_day(context: dg.OpExecutionContext) -> None:
+    from orchestration.seed import feed
+
     current = settings.load()
     report = feed.deliver_next_days(current.landing_dir, 1)
     context.log.info(report.summary(current.end_date))
@@ -287,6 +291,8 @@ def live_feed_job() -> None:
     "upstream would; running by default when RUNWAY_DEMO_FEED=1 (make dev).",
 )
 def live_feed_schedule(context: dg.ScheduleEvaluationContext):
+    from orchestration.seed import feed
+
     current = settings.load()
     days = feed.next_days(current.landing_dir, 1, current.start_date, current.end_date)
     if not days:

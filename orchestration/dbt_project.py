@@ -8,6 +8,10 @@ re-runs `dbt parse` at every code load, in every run worker too (≈ 18 s each o
 
 from dagster_dbt import DbtProject
 
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.settings import DBT_PROJECT_DIR, dbt_target
 
-runway_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# The dbt target follows RUNWAY_TARGET (profiles.yml reads the same variable): the manifest is
+# prepared and run with the same `--target`, so that dbt's partial parse stays valid.
+runway_dbt_project = DbtProject(
+    project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=dbt_target()
+)

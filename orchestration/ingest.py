@@ -156,7 +156,7 @@ def _daily_asset(entity: str, description: str) -> dg.AssetsDefinition:
         group_name="raw",
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=settings.WAREHOUSE_POOL,
+        pool=settings.warehouse_pool(f"raw_{entity}"),
         retry_policy=WAREHOUSE_RETRY,
         kinds={"duckdb", "csv"},
         description=description,
@@ -197,7 +197,7 @@ def _reference_asset(entity: str, description: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=["raw", entity],
         group_name="raw",
-        pool=settings.WAREHOUSE_POOL,
+        pool=settings.warehouse_pool(f"raw_{entity}"),
         retry_policy=WAREHOUSE_RETRY,
         kinds={"duckdb", "csv"},
         description=description,
@@ -346,7 +346,7 @@ def _daily_check(entity: str, asset: dg.AssetsDefinition) -> dg.AssetChecksDefin
         name=RECONCILE_CHECK,
         partitions_def=daily_partitions,
         blocking=True,
-        pool=settings.WAREHOUSE_POOL,
+        pool=settings.warehouse_pool(f"raw_{entity}"),
         retry_policy=WAREHOUSE_RETRY,
         description=(
             f"Per day: the data rows in the landing file (counted with Python's csv module) equal "
@@ -386,7 +386,7 @@ def _reference_check(entity: str, asset: dg.AssetsDefinition) -> dg.AssetChecksD
         asset=asset,
         name=RECONCILE_CHECK,
         blocking=True,
-        pool=settings.WAREHOUSE_POOL,
+        pool=settings.warehouse_pool(f"raw_{entity}"),
         retry_policy=WAREHOUSE_RETRY,
         description=(
             f"The data rows in the snapshot file (counted with Python's csv module) equal the "

@@ -228,3 +228,7 @@ def retry_on_conflict(
 
 def _quote(value: str) -> str:
     return value.replace("'", "''")
+
+
+if __name__ == "__main__":  # `make install`: the extensions, from the wheels, before any writer
+    print(f"DuckDB extensions installed in {install_extensions()}")

@@ -7,6 +7,11 @@
 
 scikit-learn and mlflow are imported inside the asset bodies: each costs ≈ 6–7 s to import here,
 and the code location must load fast (`ml.config` imports neither).
+
+Resilience: both retry a transient error (`WAREHOUSE_RETRY`: the warehouse or MLflow store locked,
+an I/O error) with backoff, as the raw assets do; any other error fails at once
+(`retry_only_transient`), since a bug or bad data would fail the same way on every attempt. A
+retried training registers a new MLflow version if the first attempt failed after registering.
 """
 
 from datetime import UTC, date, datetime
@@ -17,7 +22,7 @@ from pydantic import Field, field_validator
 from ml.config import TrainConfig
 from orchestration import conditions, settings
 from orchestration.ingest import daily_partitions
-from orchestration.resources import WarehouseResource
+from orchestration.resources import WAREHOUSE_RETRY, WarehouseResource, retry_only_transient
 
 FEATURES = dg.AssetKey(["ml", "flight_features"])
 MODEL = dg.AssetKey(["ml", "flight_delay_model"])
@@ -209,88 +214,94 @@ def _float_or_none(value: float) -> dg.MetadataValue:
         ),
     ],
     required_resource_keys={"mlflow", "warehouse"},
-    pool=settings.WAREHOUSE_POOL,
+    pool=settings.warehouse_pool("ml_training"),
+    retry_policy=WAREHOUSE_RETRY,
 )
 def flight_delay_model(context: dg.AssetExecutionContext, config: ModelTrainingConfig):
     """Train, evaluate, log to MLflow, register; write the metrics, calibration and importance."""
-    from ml.registry import log_training
-    from ml.train import train_and_evaluate
+    with retry_only_transient():
+        from ml.registry import log_training
+        from ml.train import train_and_evaluate
 
-    warehouse: WarehouseResource = context.resources.warehouse
-    tracking = context.resources.mlflow
-    features = _read_features(warehouse)
-    train_config = config.to_train_config()
-    try:
-        result = train_and_evaluate(features, train_config)
-        registration = log_training(
-            result,
-            settings.REGISTERED_MODEL,
-            alias=settings.CHAMPION_ALIAS,
-            margin=config.champion_margin,
-            require_baseline_win=config.first_model_must_beat_baseline,
+        warehouse: WarehouseResource = context.resources.warehouse
+        tracking = context.resources.mlflow
+        features = _read_features(warehouse)
+        train_config = config.to_train_config()
+        try:
+            result = train_and_evaluate(features, train_config)
+            registration = log_training(
+                result,
+                settings.REGISTERED_MODEL,
+                alias=settings.CHAMPION_ALIAS,
+                margin=config.champion_margin,
+                require_baseline_win=config.first_model_must_beat_baseline,
+            )
+        except Exception:
+            tracking.end_run(status="FAILED")
+            raise
+
+        version = registration.version
+        tables = {
+            "model_metrics": result.metrics_table(version).to_arrow(),
+            "model_calibration": result.calibration_rows(version).to_arrow(),
+            "feature_importance": result.importance_rows(version).to_arrow(),
+        }
+        _replace_tables(warehouse, tables)
+        context.log.info(
+            f"model v{version}: {registration.decision} "
+            f"(fit {result.fit_seconds:.1f} s, evaluation {result.evaluate_seconds:.1f} s)"
         )
-    except Exception:
-        tracking.end_run(status="FAILED")
-        raise
 
-    version = registration.version
-    tables = {
-        "model_metrics": result.metrics_table(version).to_arrow(),
-        "model_calibration": result.calibration_rows(version).to_arrow(),
-        "feature_importance": result.importance_rows(version).to_arrow(),
-    }
-    _replace_tables(warehouse, tables)
-    context.log.info(
-        f"model v{version}: {registration.decision} "
-        f"(fit {result.fit_seconds:.1f} s, evaluation {result.evaluate_seconds:.1f} s)"
-    )
-
-    split = result.split.as_dict()
-    candidate = result.metrics["candidate"]
-    yield dg.MaterializeResult(
-        asset_key=MODEL,
-        metadata={
-            "model_version": dg.MetadataValue.text(version),
-            "is_champion": dg.MetadataValue.bool(registration.is_champion),
-            "champion_decision": dg.MetadataValue.text(
-                "promoted" if registration.is_champion else "not_promoted"
-            ),
-            "champion_decision_reason": dg.MetadataValue.text(registration.decision),
-            "candidate_roc_auc": _float_or_none(registration.candidate_roc_auc),
-            "reference": dg.MetadataValue.text(registration.reference),
-            "reference_roc_auc": _float_or_none(registration.reference_roc_auc),
-            "previous_champion_version": dg.MetadataValue.text(
-                registration.previous_champion_version or ""
-            ),
-            "champion_margin": dg.MetadataValue.float(config.champion_margin),
-            "roc_auc": _float_or_none(candidate["roc_auc"]),
-            "log_loss": _float_or_none(candidate["log_loss"]),
-            "metrics": dg.MetadataValue.md(_metrics_markdown(result.metrics)),
-            "train_window": dg.MetadataValue.text(f"{split['train_start']}..{split['train_end']}"),
-            "valid_window": dg.MetadataValue.text(f"{split['valid_start']}..{split['valid_end']}"),
-            "train_rows": dg.MetadataValue.int(result.split.train_rows),
-            "valid_rows": dg.MetadataValue.int(result.split.valid_rows),
-            "mlflow_run_id": dg.MetadataValue.text(registration.run_id),
-            "model_uri": dg.MetadataValue.text(registration.model_uri),
-        },
-    )
-    for key, name in ((METRICS, "model_metrics"), (CALIBRATION, "model_calibration")):
+        split = result.split.as_dict()
+        candidate = result.metrics["candidate"]
         yield dg.MaterializeResult(
-            asset_key=key,
+            asset_key=MODEL,
             metadata={
-                "dagster/row_count": dg.MetadataValue.int(tables[name].num_rows),
                 "model_version": dg.MetadataValue.text(version),
+                "is_champion": dg.MetadataValue.bool(registration.is_champion),
+                "champion_decision": dg.MetadataValue.text(
+                    "promoted" if registration.is_champion else "not_promoted"
+                ),
+                "champion_decision_reason": dg.MetadataValue.text(registration.decision),
+                "candidate_roc_auc": _float_or_none(registration.candidate_roc_auc),
+                "reference": dg.MetadataValue.text(registration.reference),
+                "reference_roc_auc": _float_or_none(registration.reference_roc_auc),
+                "previous_champion_version": dg.MetadataValue.text(
+                    registration.previous_champion_version or ""
+                ),
+                "champion_margin": dg.MetadataValue.float(config.champion_margin),
+                "roc_auc": _float_or_none(candidate["roc_auc"]),
+                "log_loss": _float_or_none(candidate["log_loss"]),
+                "metrics": dg.MetadataValue.md(_metrics_markdown(result.metrics)),
+                "train_window": dg.MetadataValue.text(
+                    f"{split['train_start']}..{split['train_end']}"
+                ),
+                "valid_window": dg.MetadataValue.text(
+                    f"{split['valid_start']}..{split['valid_end']}"
+                ),
+                "train_rows": dg.MetadataValue.int(result.split.train_rows),
+                "valid_rows": dg.MetadataValue.int(result.split.valid_rows),
+                "mlflow_run_id": dg.MetadataValue.text(registration.run_id),
+                "model_uri": dg.MetadataValue.text(registration.model_uri),
             },
         )
-    top = result.importance.drop_nulls().sort("importance_mean", descending=True).head(5)
-    yield dg.MaterializeResult(
-        asset_key=IMPORTANCE,
-        metadata={
-            "dagster/row_count": dg.MetadataValue.int(tables["feature_importance"].num_rows),
-            "model_version": dg.MetadataValue.text(version),
-            "top_features": dg.MetadataValue.text(", ".join(top.get_column("feature"))),
-        },
-    )
+        for key, name in ((METRICS, "model_metrics"), (CALIBRATION, "model_calibration")):
+            yield dg.MaterializeResult(
+                asset_key=key,
+                metadata={
+                    "dagster/row_count": dg.MetadataValue.int(tables[name].num_rows),
+                    "model_version": dg.MetadataValue.text(version),
+                },
+            )
+        top = result.importance.drop_nulls().sort("importance_mean", descending=True).head(5)
+        yield dg.MaterializeResult(
+            asset_key=IMPORTANCE,
+            metadata={
+                "dagster/row_count": dg.MetadataValue.int(tables["feature_importance"].num_rows),
+                "model_version": dg.MetadataValue.text(version),
+                "top_features": dg.MetadataValue.text(", ".join(top.get_column("feature"))),
+            },
+        )
 
 
 @dg.asset(
@@ -299,7 +310,8 @@ def flight_delay_model(context: dg.AssetExecutionContext, config: ModelTrainingC
     group_name="ml",
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=settings.WAREHOUSE_POOL,
+    pool=settings.warehouse_pool("ml_flight_delay_predictions"),
+    retry_policy=WAREHOUSE_RETRY,
     kinds={"scikitlearn", "duckdb"},
     # A day is scored when its features update; a new model does not rescore the past.
     automation_condition=conditions.daily_condition(dg.AssetSelection.assets(MODEL)),
@@ -314,55 +326,62 @@ def flight_delay_predictions(
     same rows (only `scored_at` changes). Automation scores a day when its features update
     (a new or redelivered day); a retrained model scores the days that arrive after it.
     """
-    import polars as pl
+    with retry_only_transient():
+        import polars as pl
 
-    from ml.predict import score
-    from ml.registry import load_champion
+        from ml.predict import score
+        from ml.registry import load_champion
 
-    window = context.partition_time_window
-    first, end = window.start.date(), window.end.date()  # [first, end)
-    days = f"flight_date >= DATE '{first.isoformat()}' AND flight_date < DATE '{end.isoformat()}'"
+        window = context.partition_time_window
+        first, end = window.start.date(), window.end.date()  # [first, end)
+        days = (
+            f"flight_date >= DATE '{first.isoformat()}' AND flight_date < DATE '{end.isoformat()}'"
+        )
 
-    current = settings.load()
-    pipeline, version = load_champion(
-        current.mlflow_tracking_uri, settings.REGISTERED_MODEL, alias=settings.CHAMPION_ALIAS
-    )
-    features = _read_features(warehouse, f"WHERE {days}")
-    scored = score(pipeline, features).with_columns(
-        pl.lit(str(version), dtype=pl.String).alias("model_version"),
-        pl.lit(datetime.now(UTC).replace(tzinfo=None), dtype=pl.Datetime("us")).alias("scored_at"),
-    )
-    predictions = scored.select(
-        "flight_id", "flight_date", "predicted_delay_probability", "model_version", "scored_at"
-    ).to_arrow()
-    with warehouse.connect() as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute("CREATE SCHEMA IF NOT EXISTS ml")
-            con.execute(PREDICTIONS_DDL)
-            con.execute(f"DELETE FROM ml.flight_delay_predictions WHERE {days}")
-            con.register("_predictions", predictions)
-            con.execute(
-                "INSERT INTO ml.flight_delay_predictions BY NAME SELECT * FROM _predictions"
-            )
-            con.unregister("_predictions")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-        (table_rows,) = con.execute("SELECT count(*) FROM ml.flight_delay_predictions").fetchone()
-    context.log.info(
-        f"scored {predictions.num_rows} flights of {first}..{end} (exclusive) with model "
-        f"version {version}"
-    )
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": dg.MetadataValue.int(table_rows),
-            "scored_flights": dg.MetadataValue.int(predictions.num_rows),
-            "window": dg.MetadataValue.text(f"{first}..{end} (end exclusive)"),
-            "model_version": dg.MetadataValue.text(str(version)),
-        }
-    )
+        current = settings.load()
+        pipeline, version = load_champion(
+            current.mlflow_tracking_uri, settings.REGISTERED_MODEL, alias=settings.CHAMPION_ALIAS
+        )
+        features = _read_features(warehouse, f"WHERE {days}")
+        scored = score(pipeline, features).with_columns(
+            pl.lit(str(version), dtype=pl.String).alias("model_version"),
+            pl.lit(datetime.now(UTC).replace(tzinfo=None), dtype=pl.Datetime("us")).alias(
+                "scored_at"
+            ),
+        )
+        predictions = scored.select(
+            "flight_id", "flight_date", "predicted_delay_probability", "model_version", "scored_at"
+        ).to_arrow()
+        with warehouse.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute("CREATE SCHEMA IF NOT EXISTS ml")
+                con.execute(PREDICTIONS_DDL)
+                con.execute(f"DELETE FROM ml.flight_delay_predictions WHERE {days}")
+                con.register("_predictions", predictions)
+                con.execute(
+                    "INSERT INTO ml.flight_delay_predictions BY NAME SELECT * FROM _predictions"
+                )
+                con.unregister("_predictions")
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+            (table_rows,) = con.execute(
+                "SELECT count(*) FROM ml.flight_delay_predictions"
+            ).fetchone()
+        context.log.info(
+            f"scored {predictions.num_rows} flights of {first}..{end} (exclusive) with model "
+            f"version {version}"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": dg.MetadataValue.int(table_rows),
+                "scored_flights": dg.MetadataValue.int(predictions.num_rows),
+                "window": dg.MetadataValue.text(f"{first}..{end} (end exclusive)"),
+                "model_version": dg.MetadataValue.text(str(version)),
+            }
+        )
 
 
 ml_assets = [flight_delay_model, flight_delay_predictions]

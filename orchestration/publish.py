@@ -4,6 +4,9 @@ DuckDB allows one writing process per file, and even a reader blocks the writer.
 pipeline steps opens the warehouse; the dashboards, Evidence and notebooks read a copy, written to a
 temporary file and swapped in with `os.replace`: a reader sees the old or the new snapshot, never
 half of one.
+
+The asset retries a transient error (`WAREHOUSE_RETRY`: a file lock, I/O) with backoff and fails
+at once on any other (`retry_only_transient`); a failed attempt leaves the published file as it was.
 """
 
 import os
@@ -14,7 +17,7 @@ import dagster as dg
 import duckdb
 
 from orchestration import alerts, conditions, settings
-from orchestration.resources import WarehouseResource
+from orchestration.resources import WAREHOUSE_RETRY, WarehouseResource, retry_only_transient
 
 
 def write_snapshot(
@@ -116,7 +119,8 @@ def write_asset_status(snapshot_path: Path, rows: list[tuple]) -> None:
     key=["serving", "warehouse_snapshot"],
     group_name="serving",
     deps=[dg.AssetKey(list(table)) for table in settings.SERVING_TABLES if table[0] != "raw"],
-    pool=settings.WAREHOUSE_POOL,
+    pool=settings.warehouse_pool("serving_snapshot"),
+    retry_policy=WAREHOUSE_RETRY,
     kinds={"duckdb"},
     automation_condition=conditions.publish_condition(),
 )
@@ -128,25 +132,28 @@ def warehouse_snapshot(
     Swapped in atomically. Streamlit, Evidence and the model server read this, never the warehouse.
     Published automatically after any upstream change, once nothing upstream is still running.
     """
-    current = settings.load()
-    snapshot_path = current.snapshot_path
-    status = asset_status_rows(context)
+    with retry_only_transient():
+        current = settings.load()
+        snapshot_path = current.snapshot_path
+        status = asset_status_rows(context)
 
-    def add_meta(temp_path: Path) -> None:
-        write_asset_status(temp_path, status)
-        # For Evidence: the app reads the live alerts file itself (orchestration/alerts.py).
-        alerts.copy_run_failures(temp_path, current.alerts_path)
+        def add_meta(temp_path: Path) -> None:
+            write_asset_status(temp_path, status)
+            # For Evidence: the app reads the live alerts file itself (orchestration/alerts.py).
+            alerts.copy_run_failures(temp_path, current.alerts_path)
 
-    with warehouse.connect() as con:
-        counts = write_snapshot(con, snapshot_path, settings.SERVING_TABLES, before_swap=add_meta)
-    context.log.info(f"published {snapshot_path}: {counts}")
-    return dg.MaterializeResult(
-        metadata={
-            "path": dg.MetadataValue.path(str(snapshot_path)),
-            "row_counts": dg.MetadataValue.json(counts),
-            "dagster/row_count": dg.MetadataValue.int(sum(counts.values())),
-        }
-    )
+        with warehouse.connect() as con:
+            counts = write_snapshot(
+                con, snapshot_path, settings.SERVING_TABLES, before_swap=add_meta
+            )
+        context.log.info(f"published {snapshot_path}: {counts}")
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(snapshot_path)),
+                "row_counts": dg.MetadataValue.json(counts),
+                "dagster/row_count": dg.MetadataValue.int(sum(counts.values())),
+            }
+        )
 
 
 publish_assets = [warehouse_snapshot]

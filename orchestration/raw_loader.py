@@ -26,6 +26,7 @@ problems come back in the report (``LoadReport.problems``) for the caller to fai
 from __future__ import annotations
 
 import bisect
+import contextlib
 import csv
 import gzip
 import hashlib
@@ -37,11 +38,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
+
+from orchestration import lake
+
+# numpy and pyarrow are imported by the functions that read and commit files, not here: the
+# ingest assets and the landing-zone sensor import this module at definitions load (for the
+# declared schemas), and the code location must load without them (issue #8).
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # Declared schemas of the landing files (column order as the upstream ships them).
 FLIGHTS_COLUMNS: dict[str, str] = {
@@ -572,6 +579,8 @@ def _read_chunk(
 ) -> list[tuple[pa.Table, list[tuple]]]:
     """Read files with DuckDB in one query: per file, its rows (file order) and DuckDB's rejects
     as (line, column, error type, message). Raises duckdb.Error if the query fails."""
+    import pyarrow.compute as pc
+
     con.execute("DROP TABLE IF EXISTS _runway_rejects")
     con.execute("DROP TABLE IF EXISTS _runway_reject_scans")
     paths = [str(scanned.path) for scanned in chunk]
@@ -604,6 +613,9 @@ def _conversion_violations(
     table: pa.Table, columns: dict[str, str]
 ) -> tuple[pa.Table, dict[int, list[tuple[str | None, str]]]]:
     """Split the ``_bad_<column>`` columns off: the values that did not convert, by row index."""
+    import numpy as np
+    import pyarrow.compute as pc
+
     violations: dict[int, list[tuple[str | None, str]]] = {}
     if table.num_rows:  # (pyarrow 25 crashes on indices_nonzero of an empty array)
         for name, dtype in columns.items():
@@ -624,6 +636,9 @@ def _rule_violations(
     violations: dict[int, list[tuple[str | None, str]]],
 ) -> None:
     """Add the rows that break the declared rules to ``violations`` (row index → problems)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
     if table.num_rows == 0:
         return
     invalid = {(index, column) for index, problems in violations.items() for column, _ in problems}
@@ -668,6 +683,8 @@ def _finish_file(
     partition_date: date | None,
 ) -> tuple[pa.Table, _FileResult]:
     """Number the rows and set the bad ones aside: the good rows with their lineage."""
+    import pyarrow as pa
+
     # The good rows are the records DuckDB did not reject, in file order.
     physical = dict(zip(scanned.duckdb_lines, scanned.first_lines, strict=True))
     rejected_duckdb_lines = {line for line, *_ in duck_rejects}
@@ -787,32 +804,42 @@ def quarantine_file(
 # Phase 3: commit
 
 _STAGE = "_runway_stage"  # a temporary table: the good rows of this load, before the commit
-_REJECTS_SCHEMA = pa.schema(
-    [
-        ("entity", pa.string()),
-        ("partition_date", pa.date32()),
-        ("source_file", pa.string()),
-        ("line", pa.int64()),
-        ("column_name", pa.string()),
-        ("reason", pa.string()),
-        ("raw_line", pa.string()),
-        ("rejected_at", pa.timestamp("us")),
-    ]
-)
-_AUDIT_SCHEMA = pa.schema(
-    [
-        ("entity", pa.string()),
-        ("partition_date", pa.date32()),
-        ("source_file", pa.string()),
-        ("file_hash", pa.string()),
-        ("file_bytes", pa.int64()),
-        ("rows_in_file", pa.int64()),
-        ("rows_loaded", pa.int64()),
-        ("rows_rejected", pa.int64()),
-        ("loaded_at", pa.timestamp("us")),
-        ("run_id", pa.string()),
-    ]
-)
+
+
+def _rejects_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("entity", pa.string()),
+            ("partition_date", pa.date32()),
+            ("source_file", pa.string()),
+            ("line", pa.int64()),
+            ("column_name", pa.string()),
+            ("reason", pa.string()),
+            ("raw_line", pa.string()),
+            ("rejected_at", pa.timestamp("us")),
+        ]
+    )
+
+
+def _audit_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("entity", pa.string()),
+            ("partition_date", pa.date32()),
+            ("source_file", pa.string()),
+            ("file_hash", pa.string()),
+            ("file_bytes", pa.int64()),
+            ("rows_in_file", pa.int64()),
+            ("rows_loaded", pa.int64()),
+            ("rows_rejected", pa.int64()),
+            ("loaded_at", pa.timestamp("us")),
+            ("run_id", pa.string()),
+        ]
+    )
 
 
 def _commit(
@@ -824,6 +851,8 @@ def _commit(
     run_id: str | None,
 ) -> list[FileLoad]:
     """Replace the loaded days (or the whole reference table) in one transaction."""
+    import pyarrow as pa
+
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     loads = [
         FileLoad(
@@ -858,7 +887,7 @@ def _commit(
             for result in results
             for reject in result.rejects
         ],
-        schema=_REJECTS_SCHEMA,
+        schema=_rejects_schema(),
     )
     audit = pa.Table.from_pylist(
         [
@@ -876,7 +905,7 @@ def _commit(
             }
             for load in loads
         ],
-        schema=_AUDIT_SCHEMA,
+        schema=_audit_schema(),
     )
     if daily:
         days = [result.partition_date for result in results]
@@ -886,22 +915,37 @@ def _commit(
     else:
         clear_table = (f"DELETE FROM raw.{entity}", [])
         scope, params = "partition_date IS NULL", [entity]
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(*clear_table)
-        con.execute(
-            f"INSERT INTO raw.{entity} BY NAME SELECT *, ?::TIMESTAMP AS _loaded_at FROM {_STAGE}",
-            [loaded_at],
-        )
-        con.execute(f"DELETE FROM raw.rejected_rows WHERE entity = ? AND {scope}", params)
-        _insert_arrow(con, "raw.rejected_rows", rejects)
-        con.execute(f"DELETE FROM raw.load_audit WHERE entity = ? AND {scope}", params)
-        _insert_arrow(con, "raw.load_audit", audit)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+
+    def transaction() -> None:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(*clear_table)
+            con.execute(
+                f"INSERT INTO raw.{entity} BY NAME SELECT *, ?::TIMESTAMP AS _loaded_at "
+                f"FROM {_STAGE}",
+                [loaded_at],
+            )
+            con.execute(f"DELETE FROM raw.rejected_rows WHERE entity = ? AND {scope}", params)
+            _insert_arrow(con, "raw.rejected_rows", rejects)
+            con.execute(f"DELETE FROM raw.load_audit WHERE entity = ? AND {scope}", params)
+            _insert_arrow(con, "raw.load_audit", audit)
+            con.execute("COMMIT")
+        except BaseException:
+            _rollback(con)
+            raise
+
+    # On the DuckLake target another run may commit to the same tables first (the audit tables
+    # are shared by every entity): the transaction is then redone on the new state. A DuckDB
+    # file has one writer and never conflicts.
+    lake.retry_on_conflict(transaction)
     return loads
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back if a transaction is still open: a failed COMMIT (a DuckLake conflict) has
+    already ended it, and a second error would hide the first."""
+    with contextlib.suppress(duckdb.TransactionException):
+        con.execute("ROLLBACK")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -918,6 +962,8 @@ def _load_files(
     run_id: str | None,
 ) -> None:
     """Validate, read and stage every file (quarantining the bad ones), then commit the rest."""
+    import pyarrow as pa
+
     columns = {**DAILY_TABLES, **REFERENCE_TABLES}[entity]
     daily = entity in DAILY_TABLES
 

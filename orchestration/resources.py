@@ -38,8 +38,11 @@ logger = logging.getLogger(__name__)
 
 # Errors worth another attempt: the file lock, I/O, MLflow's SQLite store being busy. A load that
 # found bad files or a dbt test that failed raise `dg.Failure(allow_retries=False)` instead.
+# On the `lake` target, also DuckLake refusing a commit that conflicts with a concurrent one on
+# the same table (orchestration/lake.py): the step redoes its whole transaction on the new state.
 _TRANSIENT = re.compile(
-    r"Could not set lock|IO Error|database is locked|Resource temporarily unavailable",
+    r"Could not set lock|IO Error|database is locked|Resource temporarily unavailable"
+    r"|Transaction conflict|Failed to commit DuckLake transaction",
     re.IGNORECASE,
 )
 # 3 more attempts, 5, 15 and 35 s after each failure (Dagster's exponential backoff: (2^n - 1) x
@@ -161,6 +164,17 @@ def release_slots_of_dead_runs(
     return released
 
 
+def _warehouse_pools(instance: dg.DagsterInstance) -> list[str]:
+    """The pools of warehouse writers: `warehouse`, or on the lake target the per-table ones."""
+    if settings.dbt_target() != "lake":
+        return [settings.WAREHOUSE_POOL]
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return []
+    keys = storage.get_concurrency_keys()
+    return sorted(key for key in keys if key.startswith(settings.LAKE_POOL_PREFIX))
+
+
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse file. Only pipeline steps in the `warehouse` pool open it.
 
@@ -180,7 +194,8 @@ class WarehouseResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._log = context.log or logger
         if context.instance is not None:
-            release_slots_of_dead_runs(context.instance, settings.WAREHOUSE_POOL, self._log)
+            for pool in _warehouse_pools(context.instance):
+                release_slots_of_dead_runs(context.instance, pool, self._log)
 
     def resolved_path(self) -> str:
         return self.path or str(settings.load().warehouse_path)
@@ -210,9 +225,16 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        path = self.resolved_path()
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        con = self._open(path)
+        """A connection to the warehouse: the DuckDB file, or on target `lake` (RUNWAY_TARGET)
+        an in-memory DuckDB with the DuckLake attached and in use (orchestration/lake.py)."""
+        if settings.dbt_target() == "lake":
+            from orchestration import lake
+
+            con = lake.connect_lake(lake.LakeCatalog.from_env(), lake.install_extensions())
+        else:
+            path = self.resolved_path()
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            con = self._open(path)
         try:
             yield con
         finally:

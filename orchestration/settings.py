@@ -12,6 +12,8 @@ Environment variables (all optional):
 - ``RUNWAY_SERVING_DIR``: the read-only snapshot folder (default: ``$RUNWAY_DATA_DIR/serving``)
 - ``MLFLOW_TRACKING_URI``: MLflow store (default: SQLite under ``$RUNWAY_DATA_DIR/mlflow``)
 - ``RUNWAY_START_DATE`` / ``RUNWAY_END_DATE``: the daily partition range (default: 2013)
+- ``RUNWAY_TARGET``: the dbt target, ``duckdb`` (default), ``lake`` or ``spark``
+  (docs/portability.md, docs/scale-out.md); dbt's profiles.yml reads the same variable
 
 Automation (``orchestration/automation.py``; read when the code location loads):
 
@@ -28,6 +30,7 @@ Automation (``orchestration/automation.py``; read when the code location loads):
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -63,6 +66,31 @@ SERVING_TABLES: tuple[tuple[str, str], ...] = (
     ("raw", "rejected_rows"),
     ("raw", "quarantined_files"),
 )
+
+
+DBT_TARGETS = ("duckdb", "lake", "spark")
+LAKE_POOL_PREFIX = "lake_"
+
+
+def dbt_target() -> str:
+    """The dbt target named by ``RUNWAY_TARGET`` (default ``duckdb``), checked."""
+    target = os.environ.get("RUNWAY_TARGET", "").strip() or "duckdb"
+    if target not in DBT_TARGETS:
+        raise ValueError(f"RUNWAY_TARGET must be one of {', '.join(DBT_TARGETS)}, got {target!r}")
+    return target
+
+
+def warehouse_pool(writes: str) -> str:
+    """The Dagster pool of a step that writes the table(s) named ``writes``.
+
+    DuckDB file (default): every writer is in the one `warehouse` pool (limit 1): one writing
+    process per file. DuckLake (`RUNWAY_TARGET=lake`): a pool per table (or dbt step), so runs
+    that write different tables run at once; two steps that write the same table through
+    different pools may still meet, and the loser's commit is retried (resources.py).
+    """
+    if dbt_target() == "lake":
+        return LAKE_POOL_PREFIX + re.sub(r"[^A-Za-z0-9_]+", "_", writes)
+    return WAREHOUSE_POOL
 
 
 @dataclass(frozen=True)

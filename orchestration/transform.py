@@ -290,7 +290,7 @@ def build_with_row_counts(
     project=runway_dbt_project,
     exclude=f"{DAILY_SELECT} {MONITORING_SELECT}",
     dagster_dbt_translator=RunwayDbtTranslator(),
-    pool=settings.WAREHOUSE_POOL,
+    pool=settings.warehouse_pool("dbt_models"),
     retry_policy=WAREHOUSE_RETRY,
 )
 def dbt_models(
@@ -306,7 +306,7 @@ def dbt_models(
     select=DAILY_SELECT,
     partitions_def=daily_partitions,
     dagster_dbt_translator=RunwayDbtTranslator(),
-    pool=settings.WAREHOUSE_POOL,
+    pool=settings.warehouse_pool("dbt_daily_models"),
     retry_policy=WAREHOUSE_RETRY,
 )
 def dbt_daily_models(
@@ -327,7 +327,7 @@ def dbt_daily_models(
     # predictions and the snapshot publishes once per day; the model rebuilds its whole table.
     partitions_def=daily_partitions,
     dagster_dbt_translator=RunwayDbtTranslator(),
-    pool=settings.WAREHOUSE_POOL,
+    pool=settings.warehouse_pool("dbt_monitoring_models"),
     retry_policy=WAREHOUSE_RETRY,
 )
 def dbt_monitoring_models(

@@ -9,7 +9,14 @@ and touches nothing else. The landing-zone sensor loads the day, declarative aut
 scoring and monitoring for it and publishes the snapshot. The test waits, bounded, until the
 serving snapshot holds that day's flights, predictions and monitoring row, then reconciles them
 with the delivered file (read with the csv module), and checks that the snapshot was published
-once for the day and that the model was not retrained.
+once for the day (two more automation ticks request no second publish) and that the model was
+not retrained.
+
+The daemon polls its run queue every second instead of every 5 s (`DAEMON_SETTINGS`, appended
+to the copy's dagster.yaml), and a run whose launch timed out while its process was loading the
+code location is put back in the queue instead of failing (`max_user_code_failure_retries`, and
+`DAGSTER_GRPC_TIMEOUT_SECONDS` past Dagster's 60 s: measured over 60 s on two loaded cores). What
+runs, and in which process, is the repository's configuration.
 """
 
 from __future__ import annotations
@@ -28,16 +35,27 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from dagster._core.scheduler.instigation import TickStatus
 from pipeline_base import BASE_END, CLEARED, clone, stack_env, use_stack
 
 from orchestration import settings
 
 REPO = settings.REPO_ROOT
 NEW_DAY = date.fromordinal(BASE_END.toordinal() + 1)
-# Measured 8 min with the 2 cores shared with other test suites (load 6-15), mostly dbt parsing
-# and each run's process loading the code location; the bound leaves room for that.
-TIMEOUT_S = 12 * 60
+# A bound, not an expectation: with the 2 cores shared (load 15-27) each run's process took 2-2.5
+# min to load the code location, and the day reached the snapshot after more than 12 min.
+TIMEOUT_S = 20 * 60
 AUTOMATION_SENSOR = "runway_automation_sensor"
+# Latency and load only: the run queue's limits and the pools are the repository's.
+DAEMON_SETTINGS = """
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1
+    max_user_code_failure_retries: 2
+    user_code_failure_retry_delay: 5
+"""
 SNAPSHOT = dg.AssetKey(["serving", "warehouse_snapshot"])
 MODEL = dg.AssetKey(["ml", "flight_delay_model"])
 
@@ -45,7 +63,8 @@ MODEL = dg.AssetKey(["ml", "flight_delay_model"])
 def _env(root: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in CLEARED}
     env.update(stack_env(root))
-    env["RUNWAY_SENSOR_INTERVAL_SECONDS"] = "5"
+    env["RUNWAY_SENSOR_INTERVAL_SECONDS"] = "5"  # the sensor daemon's own loop is 5 s
+    env["DAGSTER_GRPC_TIMEOUT_SECONDS"] = "300"
     env.pop("RUNWAY_DEMO_FEED", None)  # the test delivers the day itself
     return env
 
@@ -55,6 +74,8 @@ def daemon(
     pipeline_base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Path, subprocess.Popen, Path]]:
     root = clone(pipeline_base, tmp_path / "stack")
+    with (root / "dagster_home" / "dagster.yaml").open("a") as config:
+        config.write(DAEMON_SETTINGS)
     use_stack(monkeypatch, root)  # this process reads the same instance and files
     log_path = tmp_path / "daemon.log"
     with log_path.open("w") as log:
@@ -85,13 +106,17 @@ def daemon(
         process.wait(timeout=30)
 
 
-def _sensor_ticked(instance: dg.DagsterInstance, name: str) -> bool:
+def _tick_times(instance: dg.DagsterInstance, name: str) -> list[float]:
+    """Start times of the sensor's finished ticks, newest first."""
     for state in instance.all_instigator_state():
         if state.instigator_name == name:
-            ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=1)
-            if ticks:
-                return True
-    return False
+            ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=20)
+            return [tick.timestamp for tick in ticks if tick.status != TickStatus.STARTED]
+    return []
+
+
+def _sensor_ticked(instance: dg.DagsterInstance, name: str) -> bool:
+    return bool(_tick_times(instance, name))
 
 
 def _snapshot_day(snapshot: Path, day: date) -> tuple[int, int, int] | None:
@@ -116,9 +141,18 @@ def _snapshot_day(snapshot: Path, day: date) -> tuple[int, int, int] | None:
         con.close()
 
 
-def _materializations_since(instance: dg.DagsterInstance, key: dg.AssetKey, since: float) -> int:
+def _materializations_since(instance: dg.DagsterInstance, key: dg.AssetKey, since: float) -> list:
     records = instance.fetch_materializations(key, limit=100).records
-    return sum(1 for record in records if record.timestamp >= since)
+    return [record for record in records if record.timestamp >= since]
+
+
+def _runs_of(instance: dg.DagsterInstance, key: dg.AssetKey) -> set[str]:
+    """Ids of the runs (queued, running or done) that target `key`."""
+    return {
+        record.dagster_run.run_id
+        for record in instance.get_run_records(limit=200)
+        if key in (record.dagster_run.asset_selection or ())
+    }
 
 
 def _runs(instance: dg.DagsterInstance) -> str:
@@ -156,7 +190,8 @@ def test_a_delivered_day_reaches_the_snapshot_by_itself(daemon) -> None:
     with dg.DagsterInstance.get() as instance:
         ready = _wait(lambda: _sensor_ticked(instance, AUTOMATION_SENSOR), 180, process)
         assert ready, _failure("the automation sensor never ticked", instance, log_path)
-        model_runs = _materializations_since(instance, MODEL, 0)
+        model_runs = len(_materializations_since(instance, MODEL, 0))
+        snapshot_runs = _runs_of(instance, SNAPSHOT)
         started = time.monotonic()
         delivered_at = time.time()
 
@@ -192,12 +227,24 @@ def test_a_delivered_day_reaches_the_snapshot_by_itself(daemon) -> None:
         )
 
         # Published once for the day: the snapshot waited for both the day's run and the
-        # whole-table run (a few more ticks show no second publish).
-        def published() -> int:
+        # whole-table run. Two automation ticks that began after the publish request nothing
+        # more for it (a request would be a new run at once, queued or not).
+        def published() -> list:
             return _materializations_since(instance, SNAPSHOT, delivered_at)
 
-        assert _wait(lambda: published() >= 1, 60, process)
-        time.sleep(20)
-        assert published() == 1, _failure("the snapshot was published twice", instance, log_path)
+        assert _wait(lambda: len(published()) >= 1, 60, process)
+        last_publish = max(record.timestamp for record in published())
+        settled = _wait(
+            lambda: sum(t > last_publish for t in _tick_times(instance, AUTOMATION_SENSOR)) >= 2,
+            120,
+            process,
+        )
+        assert settled, _failure("the automation sensor stopped ticking", instance, log_path)
+        assert len(published()) == 1, _failure(
+            "the snapshot was published twice", instance, log_path
+        )
+        assert len(_runs_of(instance, SNAPSHOT) - snapshot_runs) == 1, _failure(
+            "a second snapshot run was requested", instance, log_path
+        )
         # One day is not enough to retrain (RUNWAY_RETRAIN_AFTER_DAYS, default 7).
-        assert _materializations_since(instance, MODEL, 0) == model_runs
+        assert len(_materializations_since(instance, MODEL, 0)) == model_runs

@@ -69,7 +69,11 @@ def _results(**overrides) -> dict:
                 "queries": {"kpis": {"p95_ms": 20.0}},
             },
             "10": {
-                "pipeline": {"full": run(300.0), "incremental": run(24.0)},
+                "pipeline": {
+                    "full": run(300.0),
+                    "backfill": run(250.0),
+                    "incremental": run(24.0),
+                },
                 "baseline": {"full": run(250.0), "incremental": run(12.0)},
                 "queries": {"kpis": {"p95_ms": 60.0}, "routes": {"p95_ms": 140.0}},
             },
@@ -92,8 +96,8 @@ def _by_target(results) -> dict[str, str]:
 def test_every_target_passes_on_a_good_result():
     verdicts = stats.verdicts(_results())
     assert [v.label for v in verdicts] == ["PASS"] * len(verdicts)
-    # full ratio, incremental growth, incremental share, load, 2 queries at scale 10, RSS
-    assert len(verdicts) == 7
+    # full ratio, incremental growth, incremental share, load, backfill, 2 queries, RSS
+    assert len(verdicts) == 8
     assert any("`routes`" in v.target and "scale 10" in v.target for v in verdicts)
 
 
@@ -109,6 +113,7 @@ def test_every_target_passes_on_a_good_result():
         ({"definitions_load/dagster_dbt_median_seconds": 5.9}, "definitions load"),
         ({"scales/10/queries/routes/p95_ms": 150.0}, "`routes` p95"),
         ({"scales/10/pipeline/full/peak_tree_rss_bytes": 4 * stats.GB}, "peak RSS"),
+        ({"scales/10/pipeline/backfill/wall_seconds": 376.0}, "backfill of the window"),
     ],
 )
 def test_each_target_fails_alone_when_its_limit_is_crossed(override, failing):
@@ -130,3 +135,30 @@ def test_verdict_table_prints_pass_and_fail():
     table = report.verdict_table([v.as_dict() for v in stats.verdicts(copy.deepcopy(results))])
     assert "**PASS**" in table and "**FAIL**" in table
     assert "151.0 ms" in table
+
+
+def test_the_backfill_target_is_a_ratio_to_the_full_refresh_and_optional():
+    at_limit = _results(**{"scales/10/pipeline/backfill/wall_seconds": 375.0})  # 1.25 x 300 s
+    (verdict,) = [v for v in stats.verdicts(at_limit) if "backfill" in v.target]
+    assert verdict.label == "PASS" and verdict.measured == pytest.approx(1.25)
+    skipped = _results()
+    del skipped["scales"]["10"]["pipeline"]["backfill"]
+    (verdict,) = [v for v in stats.verdicts(skipped) if "backfill" in v.target]
+    assert verdict.label == "N/A"
+
+
+def test_same_steps_sums_only_the_steps_both_runs_finished():
+    backfill = {"raw__flights": 2.0, "dbt_daily_models": 10.0, "unfinished": None, "only": 1.0}
+    full = {"raw__flights": 3.0, "dbt_daily_models": 12.0, "unfinished": 4.0, "train": 50.0}
+    assert stats.same_steps(backfill, full) == (12.0, 15.0)
+
+
+def test_the_report_has_a_backfill_section_only_when_a_backfill_ran():
+    results = _results()
+    scale = results["scales"]["10"]
+    scale["ratios"] = {"backfill_vs_full": 250.0 / 300.0}
+    scale["backfill_same_steps"] = {"backfill_seconds": 200.0, "full_seconds": 180.0, "ratio": 1.11}
+    lines = report.backfill_table(results)
+    assert "| 10 | 300.0 s | 250.0 s | 0.83× | 200.0 s vs 180.0 s (1.11×) |" in lines
+    del scale["pipeline"]["backfill"]
+    assert report.backfill_table(results) == []

@@ -13,6 +13,7 @@ import pytest
 import streamlit as st
 from snapshot_fixture import make_frames, write_snapshot
 
+from dashboards import data
 from orchestration import settings
 
 
@@ -21,6 +22,8 @@ def _clear_streamlit_cache() -> Iterator[None]:
     st.cache_data.clear()
     yield
     st.cache_data.clear()
+    # dashboards.data keeps a connection per file: each test's files are its own.
+    data.close_connections()
 
 
 @pytest.fixture

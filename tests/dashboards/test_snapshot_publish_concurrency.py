@@ -30,7 +30,7 @@ GENERATIONS = 12
 MARKED = [("marts", "flights"), ("ml", "flight_delay_predictions"), ("ml", "model_metrics")]
 
 READER = r"""
-import json, sys
+import json, os, sys
 from pathlib import Path
 
 from dashboards import data
@@ -39,7 +39,7 @@ stop, out, progress = (Path(p) for p in sys.argv[1:4])
 answers, errors = [], []
 loops = 0
 while not stop.exists():
-    data.clear_cache()  # every query opens the snapshot file anew
+    data.clear_cache()  # every query runs its SQL (on the connection held for the version)
     for name in ("kpis", "predictions_vs_actuals", "champion_model"):
         try:
             frame = data.query(name)
@@ -63,7 +63,17 @@ while not stop.exists():
         answers.append({"query": name, **answer})
     loops += 1
     progress.write_text(str(loops))
-out.write_text(json.dumps({"answers": answers, "errors": errors}))
+# The files this reader still holds open: the snapshot now published, or replaced ones (deleted).
+snapshot = str(data.snapshot_path())
+handles = []
+for fd in os.listdir("/proc/self/fd"):
+    try:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        continue
+    if target in (snapshot, snapshot + " (deleted)"):
+        handles.append(target)
+out.write_text(json.dumps({"answers": answers, "errors": errors, "handles": handles}))
 """
 
 
@@ -186,5 +196,7 @@ def test_readers_see_only_complete_snapshots_while_publishing(runway_env, tmp_pa
     assert len(answers) >= 30
     assert len(seen) >= 3, f"the reader saw generations {sorted(seen)} only"
     assert GENERATIONS in seen  # and the last publication reached it
+    # The reader held one connection per generation; each replaced file was closed.
+    assert result["handles"] == [str(snapshot_path)]
     # The publisher leaves nothing but the snapshot behind.
     assert sorted(p.name for p in snapshot_path.parent.iterdir()) == [snapshot_path.name]

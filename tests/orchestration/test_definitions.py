@@ -115,3 +115,38 @@ def test_loading_never_parses_dbt() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert manifest.stat().st_mtime_ns == before
     assert "Running dbt command" not in result.stdout + result.stderr
+
+
+# Libraries the steps need when they run, never the code location when it loads (issue #8).
+HEAVY_AT_RUN_TIME = (
+    "polars",
+    "pyarrow",
+    "numpy",
+    "pandas",
+    "sklearn",
+    "mlflow",
+    "streamlit",
+    "tqdm",
+)
+
+
+def test_loading_imports_no_data_or_ml_library() -> None:
+    """A fresh interpreter that loads the definitions has imported none of those libraries."""
+    probe = (
+        "import sys\n"
+        "from orchestration.definitions import defs\n"
+        "assert defs.resolve_asset_graph().get_all_asset_keys()\n"
+        f"print(','.join(m for m in {HEAVY_AT_RUN_TIME!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    loaded = lines[-1].split(",") if lines and lines[-1] else []
+    assert loaded == [], f"imported at definitions load: {loaded}"
