@@ -21,7 +21,7 @@ DEFS := -m orchestration.definitions
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.yaml' -o -name '*.csv' \) -print 2>/dev/null)
 
-.PHONY: help install run materialize summary test lint format dev feed dashboard mlflow serve docs clean bench
+.PHONY: help install run materialize summary test test-spark lint format dev feed dashboard mlflow serve docs clean bench
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -71,8 +71,12 @@ format: .venv/.installed ## apply ruff fixes and formatting
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-test: install lint ## install, lint, run the test suite
-	$(RUN) pytest
+test: install lint ## install, lint, run the test suite (all but the Spark build: make test-spark)
+	$(RUN) pytest -m "not spark"
+
+test-spark: install ## the dbt project built on Spark local (installs pyspark: 457 MB, needs Java 17+)
+	$(UV) sync --frozen --group spark
+	$(RUN) pytest -m spark tests/spark
 
 # The live demo: the landing zone is seeded up to FEED_CUTOFF (nothing is removed: after `make run`
 # every day is there already), then live_feed_schedule delivers the next day every
