@@ -136,10 +136,10 @@ def run_statements(
     retry: bool,
 ) -> None:
     """Run ``statements`` in one transaction, waiting at ``barrier`` before the first COMMIT."""
-    from orchestration import lake
-
     attempts: list[str] = []
     try:
+        from orchestration import lake
+
         con = _open(catalog, data_path, extension_dir)
 
         def transaction() -> None:

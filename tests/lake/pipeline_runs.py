@@ -50,7 +50,8 @@ def _message(error) -> str:
 
 def main(mode: str, start: str, end: str) -> int:
     selection = None if mode == "all" else _without_training_and_publish()
-    with dg.DagsterInstance.ephemeral() as instance:
+    # The stack's instance ($DAGSTER_HOME): runs of several processes share its pools.
+    with dg.DagsterInstance.get() as instance:
         result = materialize_all(
             date.fromisoformat(start),
             date.fromisoformat(end),

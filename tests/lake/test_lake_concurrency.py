@@ -8,6 +8,8 @@ so the two commits always race on the same snapshot.
 from __future__ import annotations
 
 import multiprocessing
+import queue
+import time
 from pathlib import Path
 
 import lake_workers
@@ -39,6 +41,25 @@ def _setup(con, *tables: str) -> None:
         con.execute(f"INSERT INTO {table} SELECT 1, range, 'setup' FROM range({ROWS})")
 
 
+def _collect(results, processes, timeout: float) -> list[tuple]:
+    """One report per process; fails at once, with the exit codes, if a process died without
+    reporting (instead of waiting out the timeout)."""
+    reports: list[tuple] = []
+    deadline = time.monotonic() + timeout
+    while len(reports) < len(processes):
+        try:
+            reports.append(results.get(timeout=1))
+            continue
+        except queue.Empty:
+            pass
+        exited = [p.exitcode for p in processes if p.exitcode is not None]
+        if len(exited) == len(processes) and results.empty():
+            pytest.fail(f"worker processes ended without reporting: exit codes {exited}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no report from the workers within {timeout:.0f} s")
+    return reports
+
+
 def _race(
     lake_catalog, extension_dir: Path, jobs: list[dict], target=lake_workers.replace_day
 ) -> dict[str, tuple]:
@@ -56,8 +77,7 @@ def _race(
     for p in processes:
         p.start()
     outcomes = {}
-    for _ in processes:
-        writer, outcome, detail = results.get(timeout=300)
+    for writer, outcome, detail in _collect(results, processes, timeout=300):
         outcomes[writer] = (outcome, detail)
     for p in processes:
         p.join(timeout=60)
@@ -213,8 +233,7 @@ def test_reader_sees_only_committed_states_while_writer_writes(
     reader.start()
     writer.start()
     reports = {}
-    for _ in range(2):
-        name, *rest = results.get(timeout=600)
+    for name, *rest in _collect(results, [writer, reader], timeout=600):
         reports[name] = rest
     for p in (writer, reader):
         p.join(timeout=60)

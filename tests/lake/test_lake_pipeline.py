@@ -5,15 +5,18 @@ throwaway PostgreSQL, Parquet under the test's data path) instead of the DuckDB 
 
 1. one run of every asset over days 1-2 (ingest, dbt, training, scoring, monitoring, publish);
 2. then two runs at once, in two processes, both writing the same tables: day 3 delivered, and
-   day 2 redelivered; a reader polls the lake meanwhile. Both succeed (a commit that loses to the
-   other run's on the same table is retried), the reader sees no error and never a day going
-   missing;
+   day 2 redelivered; a reader polls the lake meanwhile. Both succeed, the reader sees no error
+   and never a day going missing. The runs share the stack's Dagster instance, whose pools are
+   per table on the lake: the same step of the two runs takes turns (dbt's table swap is not
+   safe against itself), different steps run at once, and a commit that loses to the other
+   run's on a shared table (the raw audit tables) is redone;
 3. the marts equal those the `duckdb` target built from the same three days (`pipeline_base`):
    row counts and checksums, table by table.
 """
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -113,7 +116,9 @@ def lake_runs(pipeline_base: Path, postgres_cluster, extension_dir, tmp_path_fac
     from orchestration.lake import LakeCatalog
 
     root = tmp_path_factory.mktemp("lake_stack")
-    (root / "dagster_home").mkdir()
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copy(settings.REPO_ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
     (root / "data").mkdir()
     # The same landing files as the duckdb stack: the same raw data on both targets.
     subprocess.run(
