@@ -301,12 +301,13 @@ class RunwayDbtCliResource(DbtCliResource):
             "RUNWAY_DBT_PARENT_PID": str(os.getpid()),
             "RUNWAY_DBT_PYTHON": sys.executable,
         }
-        with _environment(guarded):
+        with environment(guarded):
             return super().cli(args, **kwargs)
 
 
 @contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """``values`` in os.environ inside the block, each variable as before afterwards."""
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:

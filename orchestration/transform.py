@@ -69,6 +69,7 @@ from orchestration.ingest import daily_partitions
 from orchestration.resources import (
     WAREHOUSE_RETRY,
     WarehouseResource,
+    environment,
     is_transient_error,
     stop_process,
 )
@@ -161,16 +162,8 @@ def _stack_environment(window: tuple[date, date] | None = None) -> Iterator[Path
         "DBT_TARGET_PATH": str(root),
     }
     _seed_partial_parse(root)
-    saved = {name: os.environ.get(name) for name in wanted}
-    os.environ.update(wanted)
-    try:
+    with environment(wanted):
         yield root
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _seed_partial_parse(root: Path) -> None:
