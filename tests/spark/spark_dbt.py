@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+
+from orchestration.resources import environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -20,19 +20,9 @@ RAW_TABLES = ("flights", "weather", "airlines", "airports", "planes")
 PYTHON_TABLES = ("ml.flight_delay_predictions",)
 
 
-@contextmanager
-def env_vars(**values: str) -> Iterator[None]:
+def env_vars(**values: str) -> AbstractContextManager[None]:
     """Set environment variables for the duration of a dbt invocation (profiles read them)."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+    return environment(values)
 
 
 @dataclass
