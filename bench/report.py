@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from bench import report_targets
 from bench.stats import GB, STAGES, ratio_without
 
 # `other`: steps of no stage, e.g. freshness checks.
@@ -95,13 +96,18 @@ def backfill_table(results: Mapping) -> list[str]:
 
 
 def render(results: Mapping) -> str:
+    """The whole Markdown page: the `duckdb` target's tables (issue #8), then the lake's and
+    Spark's (issue #9, point 7)."""
     scales = sorted(results["scales"], key=int)
+    all_scales = [str(s) for s in results.get("scale_factors", scales)]
+    targets = results.get("targets", ["duckdb"])
     lines = [
         f"# Benchmark {results['started_at'][:10]} (commit {results['commit']}"
         f"{', uncommitted changes' if results.get('dirty') else ''})",
         "",
         f"Window {results['window']['start']}..{results['window']['end']} (full refresh), then "
-        f"the new day {results['incremental_day']} (incremental); scales {', '.join(scales)}. "
+        f"the new day {results['incremental_day']} (incremental); scales {', '.join(all_scales)}; "
+        f"targets {', '.join(targets)}. "
         f"Whole benchmark: {results['total_seconds'] / 60:.1f} min. How it is measured: "
         "[docs/benchmark.md](../../docs/benchmark.md).",
         "",
@@ -110,6 +116,18 @@ def render(results: Mapping) -> str:
         f"OMP_NUM_THREADS of the measured processes: {results.get('omp_num_threads') or 'unset'}.",
         "",
     ]
+    if "duckdb" in targets:
+        lines += duckdb_sections(results, scales)
+    else:
+        lines += ["The `duckdb` target was not run (`--targets`): no pipeline/baseline figures."]
+    lines += report_targets.lake_sections(results)
+    lines += report_targets.spark_section(results)
+    return "\n".join(lines) + "\n"
+
+
+def duckdb_sections(results: Mapping, scales: list[str]) -> list[str]:
+    """The `duckdb` target against its baseline (issue #8)."""
+    lines: list[str] = []
     if "verdicts" in results:
         lines += ["## Targets (issue #8)", "", verdict_table(results["verdicts"]), ""]
     else:
@@ -229,4 +247,4 @@ def render(results: Mapping) -> str:
             f"{new_day.get('ml.flight_delay_predictions', '–')} | "
             f"{result['snapshot_bytes'] / 2**20:.1f} MiB | {same} |"
         )
-    return "\n".join(lines) + "\n"
+    return lines

@@ -1,6 +1,8 @@
-"""`make bench`: the pipeline against its baseline, per scale factor (issue #8).
+"""`make bench`: the pipeline against its baseline, per scale factor (issue #8), and the same
+pipeline on the other targets (issue #9, point 7).
 
     python -m bench [--scales "1 10"] [--start 2013-01-01] [--end 2013-01-07]
+                    [--targets duckdb,lake] [--spark auto|on|off]
 
 For each scale, in a fresh temporary data dir (its own landing zone, warehouse, Dagster
 instance, MLflow store):
@@ -13,7 +15,15 @@ instance, MLflow store):
    the same landing files);
 3. incremental: seed the day after `end`, then `--mode incremental` for that day, pipeline then
    baseline;
-4. the dashboard queries on the pipeline's snapshot.
+4. the dashboard queries on the pipeline's snapshot;
+5. target `lake` (bench/lake.py): the same full refresh and incremental day with
+   `RUNWAY_TARGET=lake` on a fresh DuckLake (catalog in a throwaway PostgreSQL cluster started
+   for the benchmark), a reader running the dashboard queries on the lake while the day is
+   written; skipped, with the reason in the results, where PostgreSQL or the lake's packages
+   are missing;
+6. at one scale (the smallest, `--spark-scale`), the dbt project built on Spark local, full then
+   the new day (bench/spark.py); with `--spark auto` (default) only where pyspark, dbt-spark and
+   java are installed, else the results say "not measured".
 
 Each measured step is a child process: wall time, peak RSS of its process tree. Before the
 scales: the definitions load (a fresh `import orchestration.definitions` vs `import
@@ -40,7 +50,9 @@ from pathlib import Path
 import duckdb
 import psutil
 
-from bench import dbt_sql, report, stats
+from bench import dbt_sql, report, report_targets, stats
+from bench import lake as lake_bench
+from bench import spark as spark_bench
 from bench.measure import Measured, run_measured
 from bench.queries import time_open, time_queries
 from orchestration import settings
@@ -50,6 +62,10 @@ PYTHON = sys.executable
 DEFAULT_SCALES = "1 10"
 DEFAULT_START = "2013-01-01"
 DEFAULT_END = "2013-01-07"
+TARGETS = ("duckdb", "lake")
+DEFAULT_TARGETS = "duckdb,lake"
+# Python packages the lake target needs (project dependencies; missing in an unsynced venv).
+LAKE_PACKAGES = ("duckdb_extension_ducklake", "duckdb_extension_postgres_scanner", "psycopg2")
 
 
 def _log(message: str) -> None:
@@ -300,6 +316,59 @@ def bench_scale(
     return result
 
 
+def parse_targets(value: str) -> list[str]:
+    """`duckdb,lake` (commas or spaces) -> the targets, in the order they run; ValueError."""
+    names = [name for name in value.replace(",", " ").split() if name]
+    unknown = sorted(set(names) - set(TARGETS))
+    if unknown or not names:
+        raise ValueError(f"targets must be among {', '.join(TARGETS)}, got {value!r}")
+    return [target for target in TARGETS if target in names]
+
+
+def lake_setup(work: Path, reader_pause: float) -> tuple[lake_bench.LakeSetup | None, str | None]:
+    """The lake's shared pieces (a started PostgreSQL cluster, the extensions), or why not."""
+    import importlib.util
+
+    from orchestration import lake, local_postgres
+
+    missing = [name for name in LAKE_PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        return None, f"not measured: lake packages not installed: {', '.join(missing)}"
+    try:
+        cluster = local_postgres.start_cluster()
+    except (local_postgres.PostgresUnavailable, local_postgres.ClusterStartError) as error:
+        return None, f"not measured: no PostgreSQL cluster for the catalog: {error}"
+    try:
+        extension_dir = lake.install_extensions(work / "duckdb_extensions")
+    except BaseException:
+        cluster.stop()
+        raise
+    return lake_bench.LakeSetup(cluster, extension_dir, reader_pause), None
+
+
+def _spark(scale: int, end: date, root: Path, setup, lake_result: dict | None) -> dict:
+    """The Spark build on the sources of this scale: from the `duckdb` target's warehouse when it
+    ran, else from the lake."""
+    warehouse = root / "pipeline" / "warehouse.duckdb"
+    if warehouse.exists():
+        con, source = duckdb.connect(str(warehouse), read_only=True), "`duckdb` target's warehouse"
+    elif lake_result is None:
+        return {"status": "not measured: no target ran at this scale to take the sources from"}
+    else:
+        from orchestration import lake
+
+        catalog = lake.LakeCatalog(
+            setup.cluster.libpq(lake_result["catalog_database"]), str(root / "lake" / "lake")
+        )
+        con, source = lake.connect_lake(catalog, setup.extension_dir, read_only=True), "lake"
+    try:
+        return {"scale": scale, "source": source} | spark_bench.bench_spark(
+            con, end, root / "spark", env=child_env(root / "spark")
+        )
+    finally:
+        con.close()
+
+
 def _interrupt(signum, frame) -> None:
     # SIGTERM as Ctrl-C: the measured child (its own session) and its group are ended too.
     raise KeyboardInterrupt(f"signal {signum}")
@@ -327,6 +396,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--tag", default="", help="suffix of the result files' names")
     parser.add_argument(
+        "--targets",
+        default=os.environ.get("BENCH_TARGETS") or DEFAULT_TARGETS,
+        help=f"which of {', '.join(TARGETS)} to run (default {DEFAULT_TARGETS}; lake is "
+        "skipped with a note where PostgreSQL or its packages are missing)",
+    )
+    parser.add_argument(
+        "--spark",
+        choices=("auto", "on", "off"),
+        default=os.environ.get("BENCH_SPARK") or "auto",
+        help="the Spark build time: auto (default) where pyspark, dbt-spark and java are "
+        "installed, on (fail at once if not), off",
+    )
+    parser.add_argument(
+        "--spark-scale", type=int, default=None, help="the scale of the Spark build (smallest)"
+    )
+    parser.add_argument(
+        "--reader-pause",
+        type=float,
+        default=1.0,
+        help="seconds the lake reader pauses between its rounds of queries",
+    )
+    parser.add_argument(
         "--omp-threads",
         type=int,
         default=None,
@@ -337,6 +428,18 @@ def main(argv: list[str] | None = None) -> int:
     day = args.end + timedelta(days=1)
     if args.end < args.start or day.year != 2013:
         parser.error("the window must lie in 2013 and leave its next day in 2013 too")
+    try:
+        targets = parse_targets(args.targets)
+    except ValueError as error:
+        parser.error(str(error))
+    spark_scale = args.spark_scale if args.spark_scale is not None else scales[0]
+    if spark_scale not in scales:
+        parser.error(f"--spark-scale {spark_scale} is not among the scales {scales}")
+    spark_status = "not measured: --spark off" if args.spark == "off" else None
+    if spark_status is None:
+        spark_status = spark_bench.spark_missing()
+        if spark_status and args.spark == "on":
+            parser.error(f"--spark on, but Spark cannot run here: {spark_status}")
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="runway-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -349,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
         "window": {"start": args.start.isoformat(), "end": args.end.isoformat()},
         "incremental_day": day.isoformat(),
         "scales": {},
+        "scale_factors": scales,
+        "targets": targets,
         "machine": machine_info(),
         "work_dir": str(work),
     }
@@ -357,38 +462,87 @@ def main(argv: list[str] | None = None) -> int:
         # Read by child_env: every measured process gets it.
         os.environ["OMP_NUM_THREADS"] = str(args.omp_threads)
     results["omp_num_threads"] = os.environ.get("OMP_NUM_THREADS")
-    _log(f"work dir {work}; scales {scales}; window {args.start}..{args.end}, new day {day}")
+    _log(
+        f"work dir {work}; scales {scales}; window {args.start}..{args.end}, new day {day}; "
+        f"targets {', '.join(targets)}; Spark: {spark_status or f'at scale {spark_scale}'}"
+    )
+    setup = None
+    failed = False
+    if spark_status:
+        results["spark"] = {"status": spark_status}
     try:
-        _log("definitions load")
-        load_env = child_env(work / "load")
-        results["definitions_load"] = definitions_load(args.load_repeats, load_env, work)
-        _log("compiling the dbt project for the baseline (not timed)")
+        if "lake" in targets:
+            setup, lake_status = lake_setup(work, args.reader_pause)
+            results["lake"] = (
+                {"status": lake_status}
+                if setup is None
+                else {"scales": {}, "reader_pause_seconds": args.reader_pause}
+            )
+            if lake_status:
+                _log(f"lake: {lake_status}")
         manifests = {}
-        for name, (first, last) in {"full": (args.start, args.end), "day": (day, day)}.items():
-            target = work / f"dbt-{name}"
-            dbt_sql.compile_project(
-                settings.DBT_PROJECT_DIR,
-                target,
-                {"min_date": first.isoformat(), "max_date": (last + timedelta(1)).isoformat()},
-                # The baseline's warehouse file has the same stem (its DuckDB catalog name).
-                target / "db" / "warehouse.duckdb",
-            )
-            manifests[name] = target / "manifest.json"
+        if "duckdb" in targets:
+            _log("definitions load")
+            load_env = child_env(work / "load")
+            results["definitions_load"] = definitions_load(args.load_repeats, load_env, work)
+            _log("compiling the dbt project for the baseline (not timed)")
+            windows = {"full": (args.start, args.end), "day": (day, day)}
+            for name, (first, last) in windows.items():
+                target = work / f"dbt-{name}"
+                dbt_sql.compile_project(
+                    settings.DBT_PROJECT_DIR,
+                    target,
+                    {"min_date": first.isoformat(), "max_date": (last + timedelta(1)).isoformat()},
+                    # The baseline's warehouse file has the same stem (its DuckDB catalog name).
+                    target / "db" / "warehouse.duckdb",
+                )
+                manifests[name] = target / "manifest.json"
         for scale in scales:
-            results["scales"][str(scale)] = bench_scale(
-                scale,
-                args.start,
-                args.end,
-                work / f"scale-{scale}",
-                manifests,
-                args.query_repeats,
-                backfill=not args.no_backfill,
-            )
+            root = work / f"scale-{scale}"
+            if "duckdb" in targets:
+                results["scales"][str(scale)] = bench_scale(
+                    scale,
+                    args.start,
+                    args.end,
+                    root,
+                    manifests,
+                    args.query_repeats,
+                    backfill=not args.no_backfill,
+                )
+            lake_result = None
+            if setup is not None:
+                duck = "duckdb" in targets
+                lake_result = lake_bench.bench_lake_scale(
+                    scale,
+                    args.start,
+                    args.end,
+                    root / "lake",
+                    setup,
+                    landing=root / "pipeline" / "landing" if duck else None,
+                    duckdb_snapshot=root / "pipeline" / "serving" / settings.SNAPSHOT_FILE
+                    if duck
+                    else None,
+                )
+                results["lake"]["scales"][str(scale)] = lake_result
+            if scale == spark_scale and not spark_status:
+                _log(f"scale {scale}: Spark build (full, then the new day)")
+                try:
+                    spark = _spark(scale, args.end, root, setup, lake_result)
+                    results["spark"] = spark
+                    done = spark.get("status") or f"{spark['wall_seconds']:.1f} s"
+                    _log(f"scale {scale}: Spark build {done}")
+                except RuntimeError as error:
+                    # The other targets' figures still get their tables; the exit code says it.
+                    failed = True
+                    results["spark"] = {"status": f"failed: {str(error)[-1500:]}"}
+                    _log(f"scale {scale}: Spark build failed: {str(error)[-1500:]}")
     finally:
+        if setup is not None:
+            setup.cluster.stop()
         results["total_seconds"] = time.perf_counter() - began
         results["machine"]["load_average_at_end"] = list(os.getloadavg())
         args.out_dir.mkdir(parents=True, exist_ok=True)
-        complete = len(results["scales"]) == len(scales)
+        complete = "duckdb" in targets and len(results["scales"]) == len(scales)
         if complete:
             results["verdicts"] = [v.as_dict() for v in stats.verdicts(results)]
         json_path = args.out_dir / f"{stem}.json"
@@ -397,8 +551,11 @@ def main(argv: list[str] | None = None) -> int:
     markdown = report.render(results)
     (args.out_dir / f"{stem}.md").write_text(markdown)
     (args.out_dir / "latest.md").write_text(markdown)
-    print(report.verdict_table(results["verdicts"]))
+    if "verdicts" in results:
+        print(report.verdict_table(results["verdicts"]))
+    for scale, passed in report_targets.reader_verdicts(results):
+        print(f"lake reader at scale {scale}: {'PASS' if passed else 'FAIL'} (0 errors)")
     _log(f"table: {args.out_dir / 'latest.md'}; total {results['total_seconds'] / 60:.1f} min")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return 1 if failed else 0

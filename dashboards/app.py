@@ -47,9 +47,25 @@ page = st.navigation(pages)
 # The browser tab names the page, so that several open tabs can be told apart.
 st.set_page_config(page_title=f"{page.title} · Runway")
 
+
+def _lake_caption() -> None:
+    try:
+        lake = data.lake_version()
+    except data.SnapshotUnavailable:
+        st.caption("The lake cannot be read yet.")
+        return
+    st.caption(
+        f"Lake commit {lake.snapshot_id}, {ui.fmt_timestamp(lake.committed_at)} UTC",
+        help="RUNWAY_TARGET=lake: these pages read the DuckLake directly, as of its latest "
+        "commit when the page ran; the pipeline's asset status comes from the serving snapshot.",
+    )
+
+
 with st.sidebar:
     version = data.snapshot_version()
-    if version is None:
+    if data.reads_lake():
+        _lake_caption()
+    elif version is None:
         st.caption("No serving snapshot yet.")
     else:
         st.caption(

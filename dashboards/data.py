@@ -23,6 +23,29 @@ Rules (see docs/architecture.md, "Serving snapshot"):
   size) and the query's parameters, so a newly published snapshot is picked up on the next rerun
   without clearing caches.
 
+On ``RUNWAY_TARGET=lake`` (docs/scale-out.md) the app reads the DuckLake itself, read-only,
+while the pipeline writes it: the same query files, the same cursor per query, the same caching.
+
+- One in-memory DuckDB per process with the lake attached ``READ_ONLY``
+  (``orchestration.lake.connect_lake``), opened by the first query (about a second: it loads the
+  extensions and reads the catalog) and kept: unlike a snapshot file there is no new file to
+  open, every new transaction reads the lake's latest committed snapshot.
+- Each query runs in one read transaction on its own cursor: it reads the lake's current
+  snapshot id (``current_snapshot()``), checks the tables it needs and runs, all on that one
+  committed state (DuckLake pins a transaction to the snapshot it started on), so a query never
+  sees half of a writer's commit. Results are cached keyed on that snapshot id: each commit is a
+  new key, so new days show up on the next rerun, and between commits reruns are cache hits
+  (checking the key costs one catalog round trip).
+- ``meta.*`` tables (Dagster's asset status, the copy of the alerts) are not in the lake: the
+  publish asset writes them into the serving snapshot only, which it still publishes on the lake
+  target (Evidence and the model server read it). A query reading only ``meta`` tables reads the
+  snapshot file, as of its publication; without one it raises ``TableMissing`` saying so, and the
+  Pipeline health page shows that note in its Assets section and the rest of the page from the
+  lake. Failed runs still come from the live alerts file (``run_failures()``).
+- A lake that cannot be opened (catalog unreachable, no lake created yet, extensions not
+  installed) or a table the lake lacks is reported like a missing snapshot: ``SnapshotUnavailable``
+  / ``TableMissing``, with the cause; a password in the catalog string is never shown.
+
 Filters (date range, carriers, origins) and other user choices are **bound parameters**, never
 pasted into SQL. Evidence runs a source query as it is, without parameters, so a query file cannot
 contain ``?`` or ``$name`` placeholders. Instead a query reads its optional parameters as DuckDB
@@ -47,24 +70,34 @@ same without the UI: it raises ``SnapshotUnavailable`` (``TableMissing`` for a m
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pandas as pd
 import streamlit as st
 
+from orchestration import lake as lakes
 from orchestration import settings
+from orchestration import snapshot_tables as derived
+
+T = TypeVar("T")
 
 QUERIES_DIR: Path = settings.DASHBOARD_QUERIES_DIR
 
 MISSING_SNAPSHOT_HINT = "Run `make run` to build the pipeline and publish the snapshot."
+LAKE_HINT = "Run the pipeline with `RUNWAY_TARGET=lake` (`make run`) to build the lake."
+
+# On the lake target, queries that read only these schemas read the serving snapshot: the publish
+# asset writes them there alone (they describe the pipeline's runs, not the data).
+SNAPSHOT_ONLY_SCHEMAS = frozenset({"meta"})
 
 # The only names a query may read with getvariable(), and the Python types their values take.
 PARAMETERS: dict[str, tuple[type, ...]] = {
@@ -126,6 +159,15 @@ class TableMissing(SnapshotUnavailable):
             f"The serving snapshot has no {names} table yet: it was published by an older "
             f"version of the pipeline. Run `make run` to publish a new snapshot ({path})."
         )
+
+
+class LakeTableMissing(TableMissing):
+    """The lake (``RUNWAY_TARGET=lake``) lacks tables a query needs, or, for ``meta`` tables,
+    there is no serving snapshot to read them from."""
+
+    def __init__(self, tables: list[str], message: str) -> None:
+        self.tables = tables
+        SnapshotUnavailable.__init__(self, message)
 
 
 @dataclass(frozen=True)
@@ -224,9 +266,10 @@ def _bind_variables(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any]) -
 
 @dataclass(eq=False)
 class _Held:
-    """The connection to one version of a file, and how many queries are running on it."""
+    """The connection to one version of a file (or to the lake), and how many queries are
+    running on it."""
 
-    version: SnapshotVersion
+    version: SnapshotVersion | lakes.LakeCatalog
     con: duckdb.DuckDBPyConnection
     running: int = 0
     retired: bool = False
@@ -376,18 +419,238 @@ def _cache_params(name: str, params: Mapping[str, Any] | None) -> tuple[tuple[st
 
 
 def query(name: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """Result of ``queries/<name>.sql`` on the current snapshot (cached per snapshot version).
+    """Result of ``queries/<name>.sql`` on the current snapshot (cached per snapshot version),
+    or on ``RUNWAY_TARGET=lake`` on the lake's current snapshot (cached per lake snapshot id).
 
-    Raises ``SnapshotUnavailable`` when no snapshot has been published yet and ``TableMissing``
-    when the snapshot lacks a table the query reads.
+    Raises ``SnapshotUnavailable`` when no snapshot has been published yet (or the lake cannot be
+    opened) and ``TableMissing`` when the snapshot (or the lake) lacks a table the query reads.
     """
     key = _cache_params(name, params)
+    if reads_lake():
+        needed = required_tables(query_sql(name))
+        if not _snapshot_only(needed):
+            return _lake_query(name, key)
+        if snapshot_version() is None:
+            names = ", ".join(f"`{t}`" for t in sorted(needed))
+            raise LakeTableMissing(
+                sorted(needed),
+                f"{names} is not in the lake: the pipeline's publish step adds it to the serving "
+                f"snapshot, and none has been published yet at `{snapshot_path()}`. "
+                f"{MISSING_SNAPSHOT_HINT}",
+            )
     version = _current_version()
     present = _cached_tables(version.path, version.inode, version.mtime_ns, version.size)
     missing = sorted(required_tables(query_sql(name)) - present)
     if missing:
         raise TableMissing(missing, version.path)
     return _cached_query(name, version.path, version.inode, version.mtime_ns, version.size, key)
+
+
+# --------------------------------------------------------------------------------------------
+# The lake (RUNWAY_TARGET=lake): see the module docstring.
+
+
+def reads_lake() -> bool:
+    """True when the app reads the DuckLake (``RUNWAY_TARGET=lake``), not the snapshot file."""
+    return settings.dbt_target() == "lake"
+
+
+def _snapshot_only(tables: set[str]) -> bool:
+    return bool(tables) and all(t.split(".", 1)[0] in SNAPSHOT_ONLY_SCHEMAS for t in tables)
+
+
+_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'\"]+)", re.IGNORECASE)
+
+
+def _redact(text: str) -> str:
+    """``text`` with any libpq ``password=...`` blanked (DuckDB's errors echo the catalog)."""
+    return _PASSWORD.sub(r"\1***", text)
+
+
+def _lake_key(lake: lakes.LakeCatalog) -> str:
+    # The key of the held connection and of the caches: which lake, never shown to anyone.
+    return f"{lake.uri} DATA_PATH {lake.data_path}"
+
+
+@dataclass(frozen=True)
+class LakeVersion:
+    """The lake's latest committed snapshot: DuckLake's commit counter and its time."""
+
+    snapshot_id: int
+    committed_at: datetime
+
+
+# Set on every lake cursor: a query's `ml.daily_prediction_outcomes` (a table only the serving
+# snapshot has, orchestration/snapshot_tables.py) resolves to a view over the lake's row-level
+# tables, defined in the reader's own in-memory catalog (again at each query until the lake has
+# every source table: views cannot be defined over tables that do not exist yet).
+_LAKE_SEARCH_PATH: dict[str, str] = {}
+_LAKE_VIEWS_COMPLETE: set[str] = set()
+
+
+def _define_lake_views(key: str, con: duckdb.DuckDBPyConnection) -> None:
+    # Outside any transaction (a view defined inside a read transaction would be rolled back).
+    _LAKE_SEARCH_PATH[key], complete = derived.add_derived_views(con, lakes.LAKE_ALIAS)
+    if complete:
+        _LAKE_VIEWS_COMPLETE.add(key)
+
+
+def _open_lake(lake: lakes.LakeCatalog) -> duckdb.DuckDBPyConnection:
+    try:
+        # The project's extension dir, filled by `make install`: a reader never installs.
+        return lakes.connect_lake(lake, read_only=True)
+    except duckdb.Error as exc:
+        raise SnapshotUnavailable(
+            f"Cannot open the lake (catalog `{_redact(lake.catalog)}`, data path "
+            f"`{lake.data_path}`): {_redact(str(exc))}. {LAKE_HINT}"
+        ) from exc
+
+
+def _acquire_lake(lake: lakes.LakeCatalog) -> tuple[_Held, duckdb.DuckDBPyConnection]:
+    """The process's connection to ``lake`` (opened on first use) and a new cursor on it."""
+    key = _lake_key(lake)
+    with _LOCK:
+        held = _HELD.get(key)
+        if held is None:
+            # Opened under the lock (about a second, once per process): concurrent first
+            # queries wait for this one connection instead of each opening their own.
+            held = _HELD[key] = _Held(lake, _open_lake(lake))
+            _LAKE_VIEWS_COMPLETE.discard(key)  # a new connection: its own in-memory catalog
+        if key not in _LAKE_VIEWS_COMPLETE:
+            try:
+                _define_lake_views(key, held.con)
+            except duckdb.Error as exc:
+                raise SnapshotUnavailable(
+                    f"Reading the lake failed: {_redact(str(exc))}. {LAKE_HINT}"
+                ) from exc
+        cursor = held.con.cursor()
+        held.running += 1
+        return held, cursor
+
+
+def _drop_lake(held: _Held) -> None:
+    """Forget a lake connection that failed (a catalog restart): the next query reopens."""
+    with _LOCK:
+        key = _lake_key(held.version)
+        if _HELD.get(key) is held:
+            _retire(_HELD.pop(key))
+
+
+_LAKE_TABLES_SQL = f"""
+select schema_name || '.' || table_name as name
+from duckdb_tables() where database_name = '{lakes.LAKE_ALIAS}'
+union all
+select schema_name || '.' || view_name
+from duckdb_views() where database_name = '{lakes.LAKE_ALIAS}' and not internal
+"""
+_SNAPSHOT_ID_SQL = f"select id from {lakes.LAKE_ALIAS}.current_snapshot()"
+
+
+def _lake_snapshot_id(cursor: duckdb.DuckDBPyConnection) -> int:
+    return int(cursor.execute(_SNAPSHOT_ID_SQL).fetchone()[0])
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cached_lake_tables(
+    lake_key: str, snapshot_id: int, _cursor: duckdb.DuckDBPyConnection
+) -> frozenset[str]:
+    # lake_key/snapshot_id are the cache key; _cursor (not hashed) is in that snapshot already.
+    return frozenset(_cursor.execute(_LAKE_TABLES_SQL).df()["name"].str.lower())
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _cached_lake_query(
+    name: str,
+    lake_key: str,
+    snapshot_id: int,
+    params: tuple[tuple[str, Any], ...],
+    _cursor: duckdb.DuckDBPyConnection,
+) -> pd.DataFrame:
+    _bind_variables(_cursor, dict(params))
+    return _cursor.execute(query_sql(name)).df()
+
+
+def _on_lake(
+    work: Callable[[duckdb.DuckDBPyConnection, str, int], T],
+    lake: lakes.LakeCatalog | None = None,
+) -> T:
+    """``work(cursor, lake_key, snapshot_id)`` in one read transaction on a fresh cursor of the
+    held lake connection (``LakeCatalog.from_env()`` by default)."""
+    lake = lake or lakes.LakeCatalog.from_env()
+    held, cursor = _acquire_lake(lake)
+    try:
+        cursor.execute(f"USE {lakes.LAKE_ALIAS}")
+        cursor.execute(f"SET search_path = '{_LAKE_SEARCH_PATH[_lake_key(lake)]}'")
+        # One transaction: the snapshot id (the cache key), the table check and the query all
+        # read the same committed state, whatever the writers commit meanwhile.
+        cursor.execute("BEGIN TRANSACTION")
+        return work(cursor, _lake_key(lake), _lake_snapshot_id(cursor))
+    except duckdb.CatalogException as exc:
+        raise SnapshotUnavailable(
+            f"The lake lacks a table this page needs ({exc}). {LAKE_HINT}"
+        ) from exc
+    except (duckdb.IOException, duckdb.ConnectionException, duckdb.InternalException) as exc:
+        _drop_lake(held)
+        raise SnapshotUnavailable(
+            f"Reading the lake failed: {_redact(str(exc))}. Try again; if it persists, check "
+            "that its PostgreSQL catalog is reachable (RUNWAY_LAKE_CATALOG)."
+        ) from exc
+    finally:
+        # Read-only: nothing to commit. Fails harmlessly when BEGIN did or the connection broke.
+        with contextlib.suppress(duckdb.Error):
+            cursor.execute("ROLLBACK")
+        _release(held, cursor)
+
+
+def _lake_query(name: str, params: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
+    sql = query_sql(name)
+
+    def work(cursor, lake_key: str, snapshot_id: int) -> pd.DataFrame:
+        present = _cached_lake_tables(lake_key, snapshot_id, cursor)
+        # The snapshot's derived tables are views here, answerable when their sources are.
+        present |= {
+            f"{schema}.{table}"
+            for (schema, table), (sources, _) in derived.DERIVED_TABLES.items()
+            if {f"{s}.{t}" for s, t in sources} <= present
+        }
+        missing = sorted(required_tables(sql) - present)
+        if missing:
+            names = ", ".join(f"`{t}`" for t in missing)
+            raise LakeTableMissing(
+                missing, f"The lake has no {names} table yet (snapshot {snapshot_id}). {LAKE_HINT}"
+            )
+        return _cached_lake_query(name, lake_key, snapshot_id, params, cursor)
+
+    return _on_lake(work)
+
+
+def run_lake_sql(
+    sql: str,
+    params: Mapping[str, Any] | None = None,
+    lake: lakes.LakeCatalog | None = None,
+) -> pd.DataFrame:
+    """Run ``sql`` on the lake's latest committed snapshot, uncached, on a cursor of the
+    connection held for the lake (``LakeCatalog.from_env()`` by default): ``run_sql``'s twin
+    for the lake target (benchmarks, tools). ``params`` are bound as in ``run_sql``."""
+
+    def work(cursor, _lake_key: str, _snapshot_id: int) -> pd.DataFrame:
+        _bind_variables(cursor, params or {})
+        return cursor.execute(sql).df()
+
+    return _on_lake(work, lake)
+
+
+def lake_version(lake: lakes.LakeCatalog | None = None) -> LakeVersion:
+    """The lake's latest committed snapshot (for the app's sidebar: "as of commit N")."""
+
+    def work(cursor, _lake_key: str, snapshot_id: int) -> LakeVersion:
+        (committed_at,) = cursor.execute(
+            f"select snapshot_time from {lakes.LAKE_ALIAS}.snapshots() where snapshot_id = ?",
+            [snapshot_id],
+        ).fetchone()
+        return LakeVersion(snapshot_id, committed_at.astimezone(UTC))
+
+    return _on_lake(work, lake)
 
 
 def run_failures() -> pd.DataFrame | None:
@@ -439,3 +702,5 @@ def clear_cache() -> None:
     """Drop every cached query result (tests; a manual refresh)."""
     _cached_query.clear()
     _cached_tables.clear()
+    _cached_lake_query.clear()
+    _cached_lake_tables.clear()

@@ -5,6 +5,10 @@ pipeline steps opens the warehouse; the dashboards, Evidence and notebooks read 
 temporary file and swapped in with `os.replace`: a reader sees the old or the new snapshot, never
 half of one.
 
+Besides the copied tables, each new snapshot gets the small aggregates some dashboard queries read
+instead of joining row-level tables at every call (`orchestration/snapshot_tables.py`, issue #8),
+derived in the new file from the rows just copied into it.
+
 The asset retries a transient error (`WAREHOUSE_RETRY`: a file lock, I/O) with backoff and fails
 at once on any other (`retry_only_transient`); a failed attempt leaves the published file as it was.
 """
@@ -16,14 +20,15 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from orchestration import alerts, conditions, settings
+from orchestration import alerts, conditions, settings, snapshot_tables
 from orchestration.resources import WAREHOUSE_RETRY, WarehouseResource, retry_only_transient
 
 
 def write_snapshot(
     con, snapshot_path: Path, tables: tuple[tuple[str, str], ...], before_swap=None
 ) -> dict[str, int]:
-    """Copy `tables` from the open warehouse connection into a new file at `snapshot_path`.
+    """Copy `tables` from the open warehouse connection into a new file at `snapshot_path`, and
+    derive `snapshot_tables.DERIVED_TABLES` in it from the copied rows.
 
     `before_swap(temp_path)` may add to the new file before it replaces the published one.
     """
@@ -49,6 +54,7 @@ def write_snapshot(
             counts[f"{schema}.{table}"] = con.execute(
                 f"SELECT count(*) FROM snapshot.{schema}.{table}"
             ).fetchone()[0]
+        counts.update(snapshot_tables.add_derived_tables(con, "snapshot"))
     finally:
         con.execute("DETACH snapshot")
     if before_swap is not None:
@@ -129,7 +135,9 @@ def warehouse_snapshot(
 ) -> dg.MaterializeResult:
     """Read-only copy of the marts and ML tables the dashboards use (`data/serving/runway.duckdb`).
 
-    Swapped in atomically. Streamlit, Evidence and the model server read this, never the warehouse.
+    Also holds the per-day aggregates the dashboards read instead of the row-level tables
+    (`ml.daily_prediction_outcomes`) and the pipeline's asset status. Swapped in atomically.
+    Streamlit, Evidence and the model server read this, never the warehouse.
     Published automatically after any upstream change, once nothing upstream is still running.
     """
     with retry_only_transient():

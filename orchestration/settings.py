@@ -10,7 +10,9 @@ Environment variables (all optional):
 - ``RUNWAY_WAREHOUSE``: the DuckDB warehouse file (default: ``$RUNWAY_DATA_DIR/warehouse.duckdb``);
   dbt's ``profiles.yml`` reads the same variable
 - ``RUNWAY_SERVING_DIR``: the read-only snapshot folder (default: ``$RUNWAY_DATA_DIR/serving``)
-- ``MLFLOW_TRACKING_URI``: MLflow store (default: SQLite under ``$RUNWAY_DATA_DIR/mlflow``)
+- ``MLFLOW_TRACKING_URI``: MLflow store (default: SQLite under ``$RUNWAY_DATA_DIR/mlflow``; on the
+  ``lake`` target, the database ``RUNWAY_MLFLOW_DB`` on the lake's PostgreSQL, see
+  orchestration/postgres.py); the artifacts always go under ``$RUNWAY_DATA_DIR/mlflow/artifacts``
 - ``RUNWAY_START_DATE`` / ``RUNWAY_END_DATE``: the daily partition range (default: 2013)
 - ``RUNWAY_TARGET``: the dbt target, ``duckdb`` (default), ``lake`` or ``spark``
   (docs/portability.md, docs/scale-out.md); dbt's profiles.yml reads the same variable
@@ -138,6 +140,17 @@ def _path(name: str, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
+def _mlflow_tracking_uri(mlflow_dir: Path) -> str:
+    if "MLFLOW_TRACKING_URI" in os.environ:
+        return os.environ["MLFLOW_TRACKING_URI"]
+    if dbt_target() == "lake":
+        # The store beside the lake's catalog: shared by every machine that writes the lake.
+        from orchestration.postgres import LakePostgres
+
+        return LakePostgres.from_env().mlflow_url
+    return f"sqlite:///{mlflow_dir / 'mlflow.db'}"
+
+
 def _int(name: str, default: int, minimum: int = 1) -> int:
     value = int(os.environ.get(name) or default)
     if value < minimum:
@@ -156,9 +169,7 @@ def load() -> Settings:
         warehouse_path=_path("RUNWAY_WAREHOUSE", data_dir / "warehouse.duckdb"),
         serving_dir=_path("RUNWAY_SERVING_DIR", data_dir / "serving"),
         mlflow_dir=mlflow_dir,
-        mlflow_tracking_uri=os.environ.get(
-            "MLFLOW_TRACKING_URI", f"sqlite:///{mlflow_dir / 'mlflow.db'}"
-        ),
+        mlflow_tracking_uri=_mlflow_tracking_uri(mlflow_dir),
         mlflow_artifact_location=(mlflow_dir / "artifacts").as_uri(),
         dagster_home=_path("DAGSTER_HOME", data_dir / "dagster_home"),
         start_date=date.fromisoformat(os.environ.get("RUNWAY_START_DATE", "2013-01-01")),

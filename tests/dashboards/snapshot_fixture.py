@@ -18,6 +18,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from orchestration.snapshot_tables import DERIVED_TABLES, add_derived_tables
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP_PATH = REPO_ROOT / "dashboards" / "app.py"
 
@@ -140,6 +142,16 @@ CONTRACT: dict[tuple[str, str], dict[str, str]] = {
         "actual_late_share": "DOUBLE",
         "roc_auc": "DOUBLE",
         "brier_score": "DOUBLE",
+    },
+    # Derived in the snapshot by the publisher (orchestration/snapshot_tables.py), from
+    # ml.flight_delay_predictions and marts.flights; write_snapshot below derives it again.
+    ("ml", "daily_prediction_outcomes"): {
+        "flight_date": "DATE",
+        "carrier_code": "VARCHAR",
+        "origin_airport_code": "VARCHAR",
+        "departed_flights": "BIGINT",
+        "predicted_delay_probability_sum": "DOUBLE",
+        "delayed_15_flights": "BIGINT",
     },
     ("ml", "model_calibration"): {
         "model_version": "VARCHAR",
@@ -393,6 +405,7 @@ def make_frames(seed: int = 2013, days: int = DAYS) -> dict[tuple[str, str], pd.
     frames.update(make_ingest_audit(flights, rng))
     frames[("meta", "asset_status")] = make_asset_status(frames)
     frames[("meta", "run_failures")] = make_run_failures()
+    frames.update(make_derived(frames))  # not assets: after the asset status
     assert set(frames) == set(CONTRACT)
     return frames
 
@@ -549,6 +562,21 @@ def make_ingest_audit(
     }
 
 
+def make_derived(
+    frames: dict[tuple[str, str], pd.DataFrame],
+) -> dict[tuple[str, str], pd.DataFrame]:
+    """What the pipeline's publisher derives from ``frames`` (orchestration/snapshot_tables.py),
+    for readers given the frames themselves (a lake); ``write_snapshot`` derives it again from
+    the frames it writes, so a test that changes the predictions need not recompute it."""
+    with duckdb.connect() as con:
+        create_tables(con, {key: frame for key, frame in frames.items() if key[0] != "meta"})
+        add_derived_tables(con)
+        return {
+            (schema, table): con.execute(f"select * from {schema}.{table}").df()
+            for schema, table in DERIVED_TABLES
+        }
+
+
 def make_asset_status(frames: dict[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
     """``meta.asset_status``: one row per table, one asset with failing checks."""
     rows = []
@@ -623,12 +651,15 @@ def create_tables(con: duckdb.DuckDBPyConnection, frames: dict[tuple[str, str], 
 
 
 def write_snapshot(path: Path, frames: dict[tuple[str, str], pd.DataFrame]) -> Path:
-    """Write ``frames`` as contract tables to a temp file, then swap it in with os.replace."""
+    """Write ``frames`` as contract tables to a temp file, derive what the pipeline's publisher
+    derives from them (``ml.daily_prediction_outcomes``, replacing a given frame of it), then
+    swap it in with os.replace."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.unlink(missing_ok=True)
     with duckdb.connect(str(tmp)) as con:
         create_tables(con, frames)
+        add_derived_tables(con)
     os.replace(tmp, path)
     return path
 

@@ -5,7 +5,7 @@
 
 The target (`RUNWAY_TARGET=lake`) and the lake's place come from the environment, read when the
 code location is imported: that is why each run is a process of its own, as a Dagster run is.
-Prints one JSON line: success, failed steps, and how many step retries happened.
+Prints one JSON line: the run id, success, failed steps, and the step retries that happened.
 """
 
 import json
@@ -70,7 +70,16 @@ def main(mode: str, start: str, end: str) -> int:
             event.step_key: _message(event.event_specific_data.error)
             for event in result.get_step_failure_events()
         }
-    print(json.dumps({"success": result.success, "failures": failures, "retries": retries}))
+    print(
+        json.dumps(
+            {
+                "run_id": result.run_id,
+                "success": result.success,
+                "failures": failures,
+                "retries": retries,
+            }
+        )
+    )
     return 0 if result.success else 1
 
 

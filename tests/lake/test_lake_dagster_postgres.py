@@ -1,7 +1,9 @@
 """Dagster's instance storage on PostgreSQL (dagster-postgres), on the throwaway cluster.
 
-With SQLAlchemy 2.1 a bare ``postgresql://`` URL means the psycopg (3) driver, which is not
-installed: dagster-postgres must be given ``scheme: postgresql+psycopg2``.
+The instance reads `$DAGSTER_HOME/dagster.yaml` as `make` writes it on the `lake` target
+(orchestration/dagster.yaml + dagster_postgres.yaml), with the storage URL from the environment
+(orchestration/postgres.py). With SQLAlchemy 2.1 a bare ``postgresql://`` URL means the psycopg (3)
+driver, which is not installed: the URL's scheme is ``postgresql+psycopg2``.
 """
 
 from __future__ import annotations
@@ -13,27 +15,29 @@ import pytest
 pytestmark = pytest.mark.lake
 
 
-def test_dagster_instance_on_postgres_records_a_run(postgres_cluster, tmp_path):
+def test_dagster_instance_on_postgres_records_a_run(postgres_cluster, tmp_path, monkeypatch):
+    """The lake's dagster.yaml, as `make` writes it, puts a run into PostgreSQL."""
     pytest.importorskip("dagster_postgres", reason="dagster-postgres not installed")
     import dagster as dg
-    import yaml
 
-    dbname = postgres_cluster.create_database(f"dagster_{os.getpid()}")
+    from orchestration import postgres
+
+    lake = postgres.LakePostgres.from_env(
+        {
+            "RUNWAY_LAKE_CATALOG": postgres_cluster.libpq(f"lake_instance_{os.getpid()}"),
+            "RUNWAY_DAGSTER_DB": f"dagster_{os.getpid()}",
+        }
+    )
+    lake.create_databases()
+    dbname = lake.dagster_db
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
-    postgres_db = {
-        "username": postgres_cluster.user,
-        "password": "",
-        "hostname": postgres_cluster.host,
-        "port": postgres_cluster.port,
-        "db_name": dbname,
-        "scheme": "postgresql+psycopg2",
-    }
-    config = {
-        "storage": {"postgres": {"postgres_db": postgres_db}},
-        "telemetry": {"enabled": False},
-    }
-    (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    (dagster_home / "dagster.yaml").write_text(postgres.dagster_yaml("lake"))
+    # A process started without the URL (make exports it) is refused, naming the variable.
+    monkeypatch.delenv(postgres.DAGSTER_URL_VAR, raising=False)
+    with pytest.raises(dg.DagsterInvalidConfigError, match=postgres.DAGSTER_URL_VAR):
+        dg.DagsterInstance.from_config(str(dagster_home))
+    monkeypatch.setenv(postgres.DAGSTER_URL_VAR, lake.dagster_url)
 
     @dg.asset
     def answer() -> int:
@@ -42,6 +46,9 @@ def test_dagster_instance_on_postgres_records_a_run(postgres_cluster, tmp_path):
 
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        # the common settings of orchestration/dagster.yaml hold on the lake too
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
         result = dg.materialize([answer], instance=instance)
         assert result.success
         run_id = result.run_id

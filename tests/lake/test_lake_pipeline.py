@@ -11,22 +11,28 @@ throwaway PostgreSQL, Parquet under the test's data path) instead of the DuckDB 
    safe against itself), different steps run at once, and a commit that loses to the other
    run's on a shared table (the raw audit tables) is redone;
 3. the marts equal those the `duckdb` target built from the same three days (`pipeline_base`):
-   row counts and checksums, table by table.
+   row counts and checksums, table by table;
+4. the stack's state is on the lake's PostgreSQL, as `make` sets it up on `lake`
+   (orchestration/postgres.py): Dagster's instance storage (`$DAGSTER_HOME/dagster.yaml` is the
+   lake variant) and MLflow's tracking store, each in its own database on the cluster; the runs
+   and the registered champion are rows there, and no SQLite file is anywhere in the stack.
 """
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import urlsplit
 
 import pytest
 from pipeline_base import BASE_END, BASE_START
 
-from orchestration import settings
+from orchestration import postgres, settings
+from orchestration.postgres import LakePostgres
 
 pytestmark = pytest.mark.lake
 
@@ -50,8 +56,9 @@ def _env(root: Path, lake_catalog, extension_dir: Path) -> dict[str, str]:
         name: value
         for name, value in os.environ.items()
         if name not in ("RUNWAY_WAREHOUSE", "RUNWAY_SERVING_DIR", "MLFLOW_TRACKING_URI")
+        and name not in ("RUNWAY_DAGSTER_DB", "RUNWAY_MLFLOW_DB", postgres.DAGSTER_URL_VAR)
     }
-    return env | {
+    env |= {
         "RUNWAY_TARGET": "lake",
         "RUNWAY_LAKE_CATALOG": lake_catalog.catalog,
         "RUNWAY_LAKE_DATA_PATH": lake_catalog.data_path,
@@ -61,6 +68,8 @@ def _env(root: Path, lake_catalog, extension_dir: Path) -> dict[str, str]:
         "PYTHONPATH": os.pathsep.join([str(settings.REPO_ROOT), str(RUNS.parent)]),
         "MLFLOW_DISABLE_TELEMETRY": "true",
     }
+    # What `make` exports on lake: the URL that the lake variant of dagster.yaml reads.
+    return env | postgres.dagster_env(env)
 
 
 def _start(env: dict[str, str], *args: str) -> subprocess.Popen:
@@ -110,24 +119,56 @@ class Reader(threading.Thread):
             time.sleep(0.2)
 
 
+class LakeRuns(NamedTuple):
+    lake_catalog: object  # orchestration.lake.LakeCatalog
+    first: dict
+    day_3: dict
+    day_2_again: dict
+    reader: Reader
+    root: Path
+    postgres: LakePostgres
+
+
+def _query(lake_postgres: LakePostgres, dbname: str, sql: str) -> list[tuple]:
+    import psycopg2
+
+    con = psycopg2.connect(lake_postgres.conninfo(dbname))
+    try:
+        cur = con.cursor()
+        cur.execute(sql)
+        return cur.fetchall()
+    finally:
+        con.close()
+
+
 @pytest.fixture(scope="module")
 def lake_runs(pipeline_base: Path, postgres_cluster, extension_dir, tmp_path_factory):
-    """The three runs on the lake; yields (lake_catalog, first, day 3, day 2 again, reader)."""
+    """The three runs on the lake, with Dagster's and MLflow's stores on its PostgreSQL."""
     from orchestration.lake import LakeCatalog
 
     root = tmp_path_factory.mktemp("lake_stack")
     home = root / "dagster_home"
     home.mkdir()
-    shutil.copy(settings.REPO_ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    # As `make` writes it on lake: the common settings plus storage on PostgreSQL.
+    (home / "dagster.yaml").write_text(postgres.dagster_yaml("lake"))
     (root / "data").mkdir()
     # The same landing files as the duckdb stack: the same raw data on both targets.
     subprocess.run(
         ["cp", "-r", str(pipeline_base / "data" / "landing"), str(root / "data" / "landing")],
         check=True,
     )
-    dbname = postgres_cluster.create_database("runway_lake_pipeline")
-    lake_catalog = LakeCatalog(postgres_cluster.libpq(dbname), str(root / "lake"))
+    lake_catalog = LakeCatalog(postgres_cluster.libpq("runway_lake_pipeline"), str(root / "lake"))
     env = _env(root, lake_catalog, extension_dir)
+    lake_postgres = LakePostgres.from_env(env)
+    # `make install` on lake: the lake's, Dagster's and MLflow's databases, on the one server.
+    created = subprocess.run(
+        [sys.executable, "-m", "orchestration.postgres"],
+        env=env,
+        cwd=settings.REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert created.returncode == 0, created.stderr
 
     first = _finish(_start(env, "all", BASE_START.isoformat(), DAY_2))
     assert first["success"], first["failures"]
@@ -141,17 +182,16 @@ def lake_runs(pipeline_base: Path, postgres_cluster, extension_dir, tmp_path_fac
     finally:
         reader.stop.set()
         reader.join(timeout=60)
-    yield lake_catalog, first, *results, reader
+    yield LakeRuns(lake_catalog, first, *results, reader, root, lake_postgres)
 
 
 def test_two_runs_at_once_on_the_same_tables_both_succeed(lake_runs) -> None:
-    _, _, day_3, day_2_again, _ = lake_runs
-    assert day_3["success"], day_3["failures"]
-    assert day_2_again["success"], day_2_again["failures"]
+    assert lake_runs.day_3["success"], lake_runs.day_3["failures"]
+    assert lake_runs.day_2_again["success"], lake_runs.day_2_again["failures"]
 
 
 def test_a_reader_during_the_runs_sees_no_error_and_no_day_missing(lake_runs) -> None:
-    _, _, _, _, reader = lake_runs
+    reader = lake_runs.reader
     assert reader.errors == []
     assert len(reader.polls) > 5
     before = reader.polls[0]
@@ -162,8 +202,8 @@ def test_a_reader_during_the_runs_sees_no_error_and_no_day_missing(lake_runs) ->
         assert set(poll) <= {BASE_START.isoformat(), DAY_2, DAY_3}
 
 
-def test_nothing_went_to_a_duckdb_file(lake_runs, tmp_path_factory) -> None:
-    lake_catalog = lake_runs[0]
+def test_nothing_went_to_a_duckdb_file(lake_runs) -> None:
+    lake_catalog = lake_runs.lake_catalog
     root = Path(lake_catalog.data_path).parent
     assert not (root / "data" / "warehouse.duckdb").exists()
     assert list(Path(lake_catalog.data_path).rglob("*.parquet"))
@@ -173,7 +213,7 @@ def test_the_marts_equal_the_duckdb_targets(lake_runs, pipeline_base: Path) -> N
     """Same days, same dbt project, two engines: the same rows (counts and checksums)."""
     from orchestration import lake
 
-    lake_catalog = lake_runs[0]
+    lake_catalog = lake_runs.lake_catalog
     con = lake.connect_lake(lake_catalog, read_only=True)
     try:
         con.execute(f"attach '{pipeline_base / 'data' / 'warehouse.duckdb'}' as file (read_only)")
@@ -199,3 +239,74 @@ def test_the_marts_equal_the_duckdb_targets(lake_runs, pipeline_base: Path) -> N
         assert predictions[0] == predictions[1] > 0
     finally:
         con.close()
+
+
+def test_the_runs_are_rows_in_dagsters_postgres(lake_runs) -> None:
+    """The three runs, their materializations and their pools are in Dagster's database."""
+    pg = lake_runs.postgres
+    run_ids = {run["run_id"] for run in (lake_runs.first, lake_runs.day_3, lake_runs.day_2_again)}
+    assert len(run_ids) == 3
+    assert dict(_query(pg, pg.dagster_db, "SELECT run_id, status FROM runs")) == {
+        run_id: "SUCCESS" for run_id in run_ids
+    }
+    materialized = _query(
+        pg,
+        pg.dagster_db,
+        "SELECT DISTINCT run_id FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'",
+    )
+    assert {run_id for (run_id,) in materialized} == run_ids
+    # The per-table pools were claimed through the same database (the lake has no `warehouse`).
+    pools = {
+        key
+        for (key,) in _query(pg, pg.dagster_db, "SELECT concurrency_key FROM concurrency_limits")
+    }
+    assert pools and all(key.startswith(settings.LAKE_POOL_PREFIX) for key in pools), pools
+
+
+def test_the_champion_is_rows_in_mlflows_postgres(lake_runs) -> None:
+    """The registered model, its champion alias and the training run are in MLflow's database;
+    the run's artifacts are files under the stack's data path."""
+    pg = lake_runs.postgres
+    assert _query(pg, pg.mlflow_db, "SELECT name FROM registered_models") == [
+        (settings.REGISTERED_MODEL,)
+    ]
+    champion = _query(
+        pg,
+        pg.mlflow_db,
+        "SELECT a.alias, v.version, r.status, e.name, r.artifact_uri"
+        " FROM registered_model_aliases a"
+        " JOIN model_versions v ON v.name = a.name AND v.version = a.version"
+        " JOIN runs r ON r.run_uuid = v.run_id"
+        " JOIN experiments e ON e.experiment_id = r.experiment_id"
+        f" WHERE a.name = '{settings.REGISTERED_MODEL}'",
+    )
+    assert len(champion) == 1, champion
+    alias, version, status, experiment, artifact_uri = champion[0]
+    assert (alias, version, status, experiment) == (
+        settings.CHAMPION_ALIAS,
+        1,
+        "FINISHED",
+        settings.MLFLOW_EXPERIMENT,
+    )
+    artifacts = Path(urlsplit(artifact_uri).path)
+    assert artifacts.is_relative_to(lake_runs.root / "data" / "mlflow" / "artifacts"), artifacts
+    assert [path for path in artifacts.rglob("*") if path.is_file()]
+
+
+def _is_sqlite(path: Path) -> bool:
+    with path.open("rb") as file:
+        return file.read(16) == b"SQLite format 3\x00"
+
+
+def test_no_sqlite_file_anywhere_in_the_stack(lake_runs) -> None:
+    """Neither Dagster nor MLflow fell back to SQLite under DAGSTER_HOME or the data dir."""
+    root = lake_runs.root
+    assert (root / "dagster_home" / "dagster.yaml").exists()
+    assert (root / "data" / "mlflow").is_dir()
+    sqlite = [
+        path
+        for folder in (root / "dagster_home", root / "data")
+        for path in folder.rglob("*")
+        if path.is_file() and _is_sqlite(path)
+    ]
+    assert sqlite == []

@@ -1,0 +1,355 @@
+"""The dashboards read the lake directly on `RUNWAY_TARGET=lake` (issue #9, point 3: readers).
+
+A real DuckLake (catalog on the throwaway PostgreSQL cluster, Parquet under a temp dir) holds the
+dashboard fixture's tables (tests/dashboards/snapshot_fixture.py); the app runs under Streamlit's
+AppTest with `RUNWAY_TARGET=lake`.
+
+1. Every page shows the lake's figures: the page checks of tests/dashboards/test_dashboard_pages.py
+   (expected values computed with pandas from the fixture frames, independently of the app's SQL)
+   run unchanged against the lake. The serving snapshot published beside it holds *other* data
+   (fewer days) and only the `meta.*` tables the lake cannot hold (the Dagster asset status): a
+   page reading the snapshot instead of the lake would show other numbers.
+2. Without a serving snapshot the pages still render from the lake; the asset status says where
+   it comes from. A lake that cannot be opened is a message (without the catalog's password).
+3. While a writer process commits new days into the lake, a reader keeps querying through
+   `dashboards.data.query` (cached as the app caches): no error, every result is a committed
+   state, a day shows up in the first query that starts after its commit, and results are cached
+   per lake snapshot (re-run once per commit, not once per poll).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import streamlit as st
+
+from dashboards import data
+from orchestration import settings
+from orchestration.lake import LakeCatalog, connect_lake
+from orchestration.snapshot_tables import DERIVED_TABLES
+
+# The dashboard tests' fixture data and page checks, reused as they are (tests/dashboards has no
+# __init__.py: its modules are imported by file name, as pytest itself imports them).
+DASHBOARD_TESTS = Path(__file__).resolve().parents[1] / "dashboards"
+if str(DASHBOARD_TESTS) not in sys.path:
+    sys.path.insert(0, str(DASHBOARD_TESTS))
+import test_dashboard_pages as pages  # noqa: E402
+from app_helpers import as_count, metrics, run_app, texts  # noqa: E402
+from snapshot_fixture import FIRST_DAY, create_tables, make_frames, write_snapshot  # noqa: E402
+
+pytestmark = pytest.mark.lake
+
+# Page checks that need nothing but the published data and the fixture frames.
+PAGE_CHECKS = [
+    pages.test_app_opens_on_overview_with_kpis_from_the_snapshot,
+    pages.test_overview_filters_change_the_numbers,
+    pages.test_carriers_league_table_and_trends,
+    pages.test_airports_and_routes_map_and_worst_routes,
+    pages.test_weather_page_shows_delay_by_weather_bucket,
+    pages.test_delay_model_page_shows_champion_metrics_calibration_importance,
+    pages.test_pipeline_health_shows_assets_checks_rejects_and_quarantine,
+]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_reader() -> Iterator[None]:
+    """Each test starts with empty caches and ends with the lake connection closed."""
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
+    data.close_connections()
+
+
+def fill_lake(lake: LakeCatalog, extension_dir: Path, frames) -> None:
+    """Create ``frames`` as contract tables in ``lake``, in one commit."""
+    con = connect_lake(lake, extension_dir)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        create_tables(con, frames)
+        con.execute("COMMIT")
+    finally:
+        con.close()
+
+
+def lake_env(mp: pytest.MonkeyPatch, root: Path, lake: LakeCatalog, extension_dir: Path) -> None:
+    """The app's environment on the lake target; the serving dir is ``root/serving``."""
+    mp.setenv("RUNWAY_TARGET", "lake")
+    mp.setenv("RUNWAY_LAKE_CATALOG", lake.catalog)
+    mp.setenv("RUNWAY_LAKE_DATA_PATH", lake.data_path)
+    mp.setenv("RUNWAY_DUCKDB_EXTENSION_DIR", str(extension_dir))
+    mp.setenv("RUNWAY_DATA_DIR", str(root / "data"))
+    # A warehouse file that does not exist: the app must need neither it nor the file target.
+    mp.setenv("RUNWAY_WAREHOUSE", str(root / "no-warehouse" / "warehouse.duckdb"))
+    mp.setenv("RUNWAY_SERVING_DIR", str(root / "serving"))
+    # On `lake` MLflow's store defaults to the lake's PostgreSQL (orchestration/postgres.py), which
+    # has no MLflow database here: point the score form at an absent SQLite store instead, as the
+    # dashboard tests do (the form is not what these tests are about).
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'data' / 'mlflow' / 'mlflow.db'}")
+
+
+@pytest.fixture(scope="module")
+def lake_frames():
+    return make_frames()
+
+
+@pytest.fixture(scope="module")
+def served_lake(
+    postgres_cluster, extension_dir, tmp_path_factory, lake_frames
+) -> Iterator[LakeCatalog]:
+    """The fixture frames in a lake (all but ``meta.*``), the app's environment pointing at it,
+    and a serving snapshot holding other data plus the lake's ``meta.*`` tables."""
+    root = tmp_path_factory.mktemp("lake_dashboards")
+    dbname = postgres_cluster.create_database(f"lake_dashboards_{os.getpid()}")
+    lake = LakeCatalog(postgres_cluster.libpq(dbname), str(root / "lake"))
+    # As the pipeline's lake: no `meta.*`, and no table only the snapshot derives (the reader
+    # answers those from views over the lake's row-level tables).
+    in_lake = {k: v for k, v in lake_frames.items() if k[0] != "meta" and k not in DERIVED_TABLES}
+    fill_lake(lake, extension_dir, in_lake)
+    other = make_frames(days=2)
+    assert len(other[("marts", "flights")]) != len(lake_frames[("marts", "flights")])
+    published = other | {k: v for k, v in lake_frames.items() if k[0] == "meta"}
+    with pytest.MonkeyPatch.context() as mp:
+        lake_env(mp, root, lake, extension_dir)
+        write_snapshot(settings.load().snapshot_path, published)
+        yield lake
+
+
+@pytest.mark.parametrize(
+    "check", PAGE_CHECKS, ids=[c.__name__.removeprefix("test_") for c in PAGE_CHECKS]
+)
+def test_page_shows_the_lakes_figures(served_lake, lake_frames, check):
+    check(None, lake_frames)
+
+
+def test_queries_read_the_lake_and_meta_tables_the_snapshot(served_lake, lake_frames):
+    flights = lake_frames[("marts", "flights")]
+    assert data.reads_lake()
+    assert data.query("kpis").iloc[0]["flights"] == len(flights)
+    # The same SQL on the published file gives the snapshot's other data.
+    on_file = data.run_sql(data.query_sql("kpis"), settings.load().snapshot_path)
+    assert on_file.iloc[0]["flights"] != len(flights)
+    # The held connection is the lake's, attached read-only.
+    (held,) = [h for h in data._HELD.values() if isinstance(h.version, LakeCatalog)]
+    assert held.version == served_lake
+    with pytest.raises(Exception, match="read-only"):
+        held.con.execute("insert into lake.marts.carriers values ('ZZ', 'Nobody')")
+    status = data.query("asset_status")
+    assert len(status) == len(lake_frames[("meta", "asset_status")])
+    version = data.lake_version()
+    assert version.snapshot_id >= 1 and version.committed_at.tzinfo is not None
+
+
+def test_without_a_serving_snapshot_pages_render_from_the_lake(
+    served_lake, lake_frames, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("RUNWAY_SERVING_DIR", str(tmp_path / "empty-serving"))
+    flights = lake_frames[("marts", "flights")]
+
+    at = run_app()
+    assert not at.exception
+    assert as_count(metrics(at)["Flights"]) == len(flights)
+    # The sidebar dates what is shown by the lake's commit, not by a snapshot file.
+    captions = texts(at.sidebar.caption)
+    assert any(text.startswith("Lake commit ") for text in captions), captions
+
+    at = run_app("views/pipeline_health.py")
+    infos = texts(at.info)
+    assert any("`meta.asset_status` is not in the lake" in text for text in infos), infos
+    shown = metrics(at)
+    assert "Assets" not in shown  # no status to count ...
+    rejected = lake_frames[("raw", "rejected_rows")]
+    assert as_count(shown["Rejected rows"]) == len(rejected)  # ... but the ingest is the lake's
+    audit = at.dataframe[0].value
+    assert audit.set_index("entity")["files"].to_dict() == (
+        lake_frames[("raw", "load_audit")].groupby("entity").size().to_dict()
+    )
+
+
+def test_a_lake_that_cannot_be_opened_is_a_message(served_lake, postgres_cluster, monkeypatch):
+    monkeypatch.setenv(
+        "RUNWAY_LAKE_CATALOG", postgres_cluster.libpq("no_such_lake") + " password=s3cret"
+    )
+    at = run_app()
+    assert not at.exception
+    infos = texts(at.info)
+    assert any("Cannot open the lake" in text and "no_such_lake" in text for text in infos)
+    assert not any("s3cret" in text for text in infos)
+    assert not at.metric
+    assert "The lake cannot be read yet." in texts(at.sidebar.caption)
+
+
+# --------------------------------------------------------------------------------------------
+# A reader while a writer commits
+
+
+NEW_DAYS = 4
+
+# The writer: another process, as a pipeline step would be. Day k (1..NEW_DAYS) is a copy of the
+# first ``10 + 3k`` flights (by flight_id) of the first day, dated k days after the last day,
+# written by one delete+insert transaction (one lake snapshot). It commits a day only when told
+# to ("go" on stdin), and says so after the commit ("@committed k"; its lines start with "@").
+WRITER = """
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+from orchestration.lake import LakeCatalog, connect_lake
+
+catalog, data_path, extension_dir, first_day, last_day, days = sys.argv[1:]
+con = connect_lake(LakeCatalog(catalog, data_path), Path(extension_dir))
+con.execute("SET enable_progress_bar = false")  # it would write to stdout, the protocol's channel
+print("@ready", flush=True)
+for k in range(1, int(days) + 1):
+    if sys.stdin.readline().strip() != "go":
+        sys.exit("stopped before day %d" % k)
+    day = date.fromisoformat(last_day) + timedelta(days=k)
+    con.execute("BEGIN TRANSACTION")
+    con.execute("DELETE FROM marts.flights WHERE flight_date = ?", [day])
+    con.execute(
+        "INSERT INTO marts.flights SELECT * REPLACE (flight_id || '+' || ? AS flight_id, "
+        "CAST(? AS DATE) AS flight_date) FROM marts.flights WHERE flight_date = ? "
+        "ORDER BY flight_id LIMIT ?",
+        [str(k), day, date.fromisoformat(first_day), 10 + 3 * k],
+    )
+    con.execute("COMMIT")
+    print("@committed %d" % k, flush=True)
+"""
+
+
+def expected_states(flights: pd.DataFrame) -> list[dict]:
+    """Flights per day after 0, 1, ... NEW_DAYS commits, from the frames (not from the lake)."""
+    base = flights.groupby("flight_date").size().to_dict()
+    first = flights[flights["flight_date"] == FIRST_DAY]
+    last_day = max(base)
+    states = [dict(base)]
+    for k in range(1, NEW_DAYS + 1):
+        assert 10 + 3 * k <= len(first)
+        states.append(states[-1] | {last_day + timedelta(days=k): 10 + 3 * k})
+    return states
+
+
+def test_reader_sees_each_new_day_after_its_commit_while_a_writer_writes(
+    lake_catalog, extension_dir, tmp_path, monkeypatch
+):
+    flights = make_frames()[("marts", "flights")]
+    fill_lake(lake_catalog, extension_dir, {("marts", "flights"): flights})
+    lake_env(monkeypatch, tmp_path, lake_catalog, extension_dir)
+    states = expected_states(flights)
+
+    # Uncached runs of a lake query bind their variables first: count them (the real function
+    # runs), to show that results are reused within a lake snapshot.
+    uncached = []
+    real_bind = data._bind_variables
+
+    def counting_bind(cursor, params) -> None:
+        uncached.append(params)
+        real_bind(cursor, params)
+
+    monkeypatch.setattr(data, "_bind_variables", counting_bind)
+
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, lake_catalog.catalog, lake_catalog.data_path]
+        + [str(extension_dir), FIRST_DAY.isoformat(), max(flights["flight_date"]).isoformat()]
+        + [str(NEW_DAYS)],
+        cwd=settings.REPO_ROOT,
+        env=os.environ | {"PYTHONPATH": str(settings.REPO_ROOT)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    known = 0  # commits the writer has reported (set by this thread, read by the reader)
+    polls: list[tuple[int, dict, int]] = []  # (commits known when the poll began, days, kpis)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            began_after = known
+            try:
+                daily = data.query("daily_flights")
+                kpis = data.query("kpis")
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+                return
+            dates = pd.to_datetime(daily["flight_date"]).dt.date
+            days = dict(zip(dates, daily["flights"].astype(int), strict=True))
+            polls.append((began_after, days, int(kpis.iloc[0]["flights"])))
+
+    def polls_since(k: int) -> int:
+        return sum(1 for began_after, _, _ in polls if began_after == k)
+
+    def wait_for_polls(k: int, count: int = 3, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while polls_since(k) < count:
+            assert not errors, errors
+            assert time.monotonic() < deadline, f"the reader made no progress after commit {k}"
+            time.sleep(0.01)
+
+    # The writer's lines, read by a thread of their own so that waiting for one has a timeout.
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(line.strip()) for line in writer.stdout if line[:1] == "@"],
+        daemon=True,
+    ).start()
+
+    def next_line(timeout: float = 120) -> str:
+        try:
+            return lines.get(timeout=timeout)
+        except queue.Empty:
+            writer.kill()
+            raise AssertionError(
+                f"the writer said nothing for {timeout} s: {writer.stderr.read()}"
+            ) from None
+
+    thread = threading.Thread(target=reader, daemon=True)
+    try:
+        assert next_line() == "@ready"
+        thread.start()
+        for k in range(1, NEW_DAYS + 1):
+            wait_for_polls(k - 1)
+            writer.stdin.write("go\n")
+            writer.stdin.flush()
+            assert next_line() == f"@committed {k}"
+            known = k
+        wait_for_polls(NEW_DAYS)
+    finally:
+        stop.set()
+        if thread.is_alive():
+            thread.join(timeout=60)
+        writer.stdin.close()
+        try:
+            writer.wait(timeout=60)
+        finally:
+            writer.kill()
+        stderr = writer.stderr.read()
+    assert writer.returncode == 0, stderr
+    assert not thread.is_alive()
+
+    assert errors == []
+    totals = [sum(state.values()) for state in states]
+    seen = []
+    for began_after, days, kpis_flights in polls:
+        # Every result is one committed state, never part of a commit ...
+        assert days in states, days
+        state = states.index(days)
+        # ... and a day shows up in every query that starts after its commit.
+        assert state >= began_after
+        # kpis ran just after, in a transaction of its own: the same state or a later one.
+        assert kpis_flights in totals[state:]
+        seen.append(state)
+    assert seen == sorted(seen)  # never back in time
+    assert set(seen) == set(range(NEW_DAYS + 1))
+    # Two queries, re-run once per lake snapshot (the first fill and each commit), else cached.
+    assert len(polls) >= 3 * (NEW_DAYS + 1)
+    assert len(uncached) == 2 * (NEW_DAYS + 1)
