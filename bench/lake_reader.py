@@ -104,6 +104,8 @@ def read_until(
         at = time.perf_counter() - started
         info, timings, round_errors = one_round(catalog, extension_dir, queries, watch_day)
         rounds.append({"at_seconds": at, **info, "errors": len(round_errors)})
+        # Progress for whoever waits on this reader (its log): one line per finished round.
+        print(f"@round {len(rounds)}", flush=True)
         for name, ms in timings.items():
             per_query[name].append(ms)
         error_count += len(round_errors)

@@ -85,6 +85,12 @@ def test_a_throwaway_cluster_serves_new_databases_and_is_gone_after_stop() -> No
         psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
 
 
+def reader_rounds(log: Path) -> int:
+    """Rounds the reader process has finished so far (it logs "@round N" after each)."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return sum(line.startswith("@round ") for line in text.splitlines())
+
+
 @pytest.mark.lake
 def test_the_reader_process_reads_the_lake_without_error_while_it_is_written(
     cluster, extension_dir: Path, tmp_path: Path
@@ -107,19 +113,29 @@ def test_the_reader_process_reads_the_lake_without_error_while_it_is_written(
             time.sleep(0.05)
         writer = lake.connect_lake(catalog, extension_dir)
         try:
-            for _ in range(6):  # day 2 replaced, one transaction each time (delete + insert)
+            # Day 2 replaced, one transaction each time (delete + insert), until the reader has
+            # finished 3 rounds meanwhile (each round opens the lake: seconds under load).
+            rounds_done = reader_rounds(log)
+            deadline = time.monotonic() + 180
+            while reader_rounds(log) < rounds_done + 3 and time.monotonic() < deadline:
+                assert reader.poll() is None, log.read_text(errors="replace")[-2000:]
                 writer.execute("begin")
                 writer.execute("delete from marts.flights where flight_date = ?", [DAY_2])
                 writer.execute(
                     "insert into marts.flights select DATE '2013-01-02', i from range(500) t(i)"
                 )
                 writer.execute("commit")
+                time.sleep(0.1)
             writer.execute(
                 "insert into marts.flights select DATE '2013-01-03', i from range(300) t(i)"
             )
         finally:
             writer.close()
-        time.sleep(1.0)  # a few more rounds after the new day's commit
+        # One whole round after the new day's commit (a round under way may have begun before it).
+        committed = reader_rounds(log)
+        deadline = time.monotonic() + 120
+        while reader_rounds(log) < committed + 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         stop.touch()
         result = lake_bench.finish_reader(reader, out, log, timeout=120)
