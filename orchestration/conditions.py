@@ -33,6 +33,15 @@ running by default) evaluates them every 30 s. What runs when:
 No condition requests the same change twice: each trigger is latched `since_last_handled` (or
 counted from the last launch) and cleared when the asset is requested, and nothing is requested
 while it or an upstream asset is in progress (a run or a backfill).
+
+**The sensor's first tick** (`make dev` on a fresh instance, or the sensor started later):
+`since_last_handled()` clears every trigger on a condition's first evaluation (Dagster's
+`initial_evaluation`, so that starting a sensor does not rebuild history), and `any_deps_updated`
+sees only updates made after it. If the raw days were loaded before that first tick, no later
+update would come and nothing downstream would ever be built. So every condition also latches
+`missing_at_start`: an asset (partition) missing when first evaluated is requested once, when
+its upstream data is there, and not again (cleared when requested or updated, not by the first
+evaluation); the training trigger is latched the same way.
 """
 
 import dagster as dg
@@ -40,40 +49,80 @@ import dagster as dg
 AC = dg.AutomationCondition
 
 
+def missing_at_start() -> dg.AutomationCondition:
+    """Missing (on the first evaluation too), latched until requested or updated.
+
+    `newly_missing` is true on a first evaluation for every missing partition (no previous state);
+    unlike `since_last_handled()`, this latch is not cleared by that first evaluation (see the
+    module docstring), so what is missing when the sensor starts is built once its upstream data
+    is there. A failed request is not repeated: the latch is cleared when it is requested.
+    """
+    return (
+        AC.newly_missing()
+        .since(AC.newly_requested() | AC.newly_updated())
+        .with_label("missing since the first evaluation")
+    )
+
+
+# dbt views live in these groups (the translator's group is the schema): Dagster virtual assets.
+VIEWS = dg.AssetSelection.groups("staging", "intermediate")
+
+
+def _views_built() -> dg.AutomationCondition:
+    """The dbt views this table selects from exist and are not being (re)built.
+
+    The other guards look through the views to the tables they read, so without this one a day
+    could be requested while the views it reads are missing (a fresh instance) or requested in
+    the same tick: a one-day request and the views' request become two runs, and the day's dbt
+    build could take the `warehouse` pool first and fail on a view that does not exist yet.
+    """
+    return (~AC.any_deps_match(AC.missing() | AC.in_progress()).allow(VIEWS)).with_label(
+        "the dbt views it reads are built"
+    )
+
+
+def _upstream_has_data() -> dg.AutomationCondition:
+    """Every upstream asset has data, or is requested in this same tick (views built from nothing
+    are requested together, in dependency order)."""
+    return AC.all_deps_match(~AC.missing() | AC.will_be_requested()).with_label(
+        "every upstream asset has data"
+    )
+
+
 def daily_condition(ignore_updates_of: dg.AssetSelection) -> dg.AutomationCondition:
     """Eager on every day (see the module docstring); `ignore_updates_of` never triggers."""
     return (
         (
             (
-                AC.newly_missing() | AC.any_deps_updated().ignore(ignore_updates_of)
-            ).since_last_handled()
+                (
+                    AC.newly_missing() | AC.any_deps_updated().ignore(ignore_updates_of)
+                ).since_last_handled()
+                | missing_at_start()
+            )
             & ~AC.any_deps_missing()
             & ~AC.any_deps_in_progress()
             & ~AC.in_progress()
-        )
-        .resolve_through_virtual()
-        .with_label("daily: same day of an upstream asset updated")
-    )
+        ).resolve_through_virtual()
+        & _views_built()
+    ).with_label("daily: same day of an upstream asset updated")
 
 
 def whole_table_condition() -> dg.AutomationCondition:
     """Any upstream update (any day) since the last run, nothing upstream missing or running.
 
     "Missing" here means an upstream asset with no data at all: the days of 2013 not delivered
-    yet are missing partitions of the daily parents, and must not block the whole table.
+    yet are missing partitions of the daily parents, and must not block the whole table. Views
+    requested in the same tick are fine: they and these tables are one dbt run, built in order.
     """
     return (
         (
-            AC.any_deps_updated().since_last_handled()
-            & AC.all_deps_match(~AC.missing() | AC.will_be_requested()).with_label(
-                "every upstream asset has data"
-            )
+            (AC.any_deps_updated().since_last_handled() | missing_at_start())
+            & _upstream_has_data()
             & ~AC.any_deps_in_progress()
             & ~AC.in_progress()
-        )
-        .resolve_through_virtual()
-        .with_label("whole table: any upstream update")
-    )
+        ).resolve_through_virtual()
+        & ~AC.any_deps_match(AC.in_progress()).allow(VIEWS).with_label("no view it reads running")
+    ).with_label("whole table: any upstream update")
 
 
 class UpstreamRequestedThisTick(dg.AutomationCondition):
@@ -112,10 +161,21 @@ def publish_condition() -> dg.AutomationCondition:
 
 
 def view_condition() -> dg.AutomationCondition:
-    """A dbt view: built when missing and data arrives upstream, or when its SQL changed."""
+    """A dbt view: built when missing and data arrives upstream, or when its SQL changed; only
+    once every view or table it selects from has data (or is built in the same run), since
+    DuckDB checks a view's query when it is created. A view holds no rows: loads upstream that
+    are still running do not matter to it."""
     return (
-        ((AC.missing() & AC.any_deps_updated()) | AC.code_version_changed()).since_last_handled()
-        & ~AC.any_deps_in_progress()
+        (
+            (
+                (AC.missing() & AC.any_deps_updated()) | AC.code_version_changed()
+            ).since_last_handled()
+            | missing_at_start()
+        )
+        & _upstream_has_data()
+        # Not `~any_deps_in_progress()`: a view over `raw/flights` would wait for every day's
+        # load, and with days queued behind the `warehouse` pool (the feed, a backfill) it would
+        # never be built, nor would anything that reads it.
         & ~AC.in_progress()
     ).with_label("view: missing or changed")
 
@@ -184,7 +244,11 @@ def training_condition(features: dg.AssetKey, cron: str, after_days: int) -> dg.
             AC.on_cron(cron)
             # Latched from the moment the count is reached until training is requested: a
             # request that must wait (features still running) is not lost, and is made once.
-            | NewPartitionsSinceLastRun(features, after_days).newly_true().since_last_handled()
+            # Not `since_last_handled()`: a count reached before the sensor's first tick (a
+            # fresh `make dev`) would be cleared by that tick and never be newly true again.
+            | NewPartitionsSinceLastRun(features, after_days)
+            .newly_true()
+            .since(AC.newly_requested() | AC.newly_updated())
         )
         & ~AC.any_deps_in_progress()
         & ~AC.in_progress()
