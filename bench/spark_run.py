@@ -31,31 +31,9 @@ OK_STATUSES = ("success", "pass", "warn", "skipped")
 
 
 def spark_session(work: Path):
-    from pyspark.sql import SparkSession
+    from orchestration.spark_local import local_session
 
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("runway-bench-spark")
-        .enableHiveSupport()
-        .config("spark.sql.warehouse.dir", str(work / "warehouse"))
-        .config(
-            "spark.hadoop.javax.jdo.option.ConnectionURL",
-            f"jdbc:derby:;databaseName={work / 'metastore_db'};create=true",
-        )
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={work}")
-        # Days of data, not years: 200 shuffle partitions would be 200 tiny tasks each.
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", "1g")
-        # As the profile's server_side_parameters, needed before dbt's first statement: the
-        # sources are written first.
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    return session
+    return local_session(work, "runway-bench-spark")
 
 
 def invoke_dbt(args: list[str], work: Path, env: dict[str, str]) -> dict:

@@ -273,6 +273,10 @@ class _Held:
     con: duckdb.DuckDBPyConnection
     running: int = 0
     retired: bool = False
+    # Lake only: the search path set on every cursor, and whether the derived views are all
+    # defined. Both are state of this connection's in-memory catalog, so they die with it.
+    search_path: str = ""
+    views_complete: bool = False
 
 
 # Per path, the connection to the newest version seen; guarded by _LOCK, as are the counts.
@@ -480,19 +484,13 @@ class LakeVersion:
     committed_at: datetime
 
 
-# Set on every lake cursor: a query's `ml.daily_prediction_outcomes` (a table only the serving
-# snapshot has, orchestration/snapshot_tables.py) resolves to a view over the lake's row-level
-# tables, defined in the reader's own in-memory catalog (again at each query until the lake has
-# every source table: views cannot be defined over tables that do not exist yet).
-_LAKE_SEARCH_PATH: dict[str, str] = {}
-_LAKE_VIEWS_COMPLETE: set[str] = set()
-
-
-def _define_lake_views(key: str, con: duckdb.DuckDBPyConnection) -> None:
+def _define_lake_views(held: _Held) -> None:
+    """Make a query's `ml.daily_prediction_outcomes` (a table only the serving snapshot has,
+    orchestration/snapshot_tables.py) resolve to a view over the lake's row-level tables, in the
+    reader's own in-memory catalog: the search path every cursor sets. Done again at each query
+    until the lake has every source table (views cannot be defined over missing tables)."""
     # Outside any transaction (a view defined inside a read transaction would be rolled back).
-    _LAKE_SEARCH_PATH[key], complete = derived.add_derived_views(con, lakes.LAKE_ALIAS)
-    if complete:
-        _LAKE_VIEWS_COMPLETE.add(key)
+    held.search_path, held.views_complete = derived.add_derived_views(held.con, lakes.LAKE_ALIAS)
 
 
 def _open_lake(lake: lakes.LakeCatalog) -> duckdb.DuckDBPyConnection:
@@ -515,10 +513,9 @@ def _acquire_lake(lake: lakes.LakeCatalog) -> tuple[_Held, duckdb.DuckDBPyConnec
             # Opened under the lock (about a second, once per process): concurrent first
             # queries wait for this one connection instead of each opening their own.
             held = _HELD[key] = _Held(lake, _open_lake(lake))
-            _LAKE_VIEWS_COMPLETE.discard(key)  # a new connection: its own in-memory catalog
-        if key not in _LAKE_VIEWS_COMPLETE:
+        if not held.views_complete:
             try:
-                _define_lake_views(key, held.con)
+                _define_lake_views(held)
             except duckdb.Error as exc:
                 raise SnapshotUnavailable(
                     f"Reading the lake failed: {_redact(str(exc))}. {LAKE_HINT}"
@@ -580,7 +577,7 @@ def _on_lake(
     held, cursor = _acquire_lake(lake)
     try:
         cursor.execute(f"USE {lakes.LAKE_ALIAS}")
-        cursor.execute(f"SET search_path = '{_LAKE_SEARCH_PATH[_lake_key(lake)]}'")
+        cursor.execute(f"SET search_path = '{held.search_path}'")
         # One transaction: the snapshot id (the cache key), the table check and the query all
         # read the same committed state, whatever the writers commit meanwhile.
         cursor.execute("BEGIN TRANSACTION")

@@ -38,11 +38,11 @@ from typing import TypeVar
 import duckdb
 
 from orchestration import settings
+from orchestration.postgres import DEFAULT_CATALOG  # one default for make and the code
 
 T = TypeVar("T")
 
 LAKE_ALIAS = "lake"
-DEFAULT_CATALOG = "dbname=runway_lake host=127.0.0.1 port=5432 user=postgres"
 # extension name -> the PyPI package (pinned in pyproject.toml) that ships its signed binary
 EXTENSION_PACKAGES: dict[str, str] = {
     "ducklake": "duckdb_extension_ducklake",

@@ -37,7 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
-# Kept equal to lake.DEFAULT_CATALOG (lake.py imports duckdb, which `make` may not have yet).
+# The lake catalog when RUNWAY_LAKE_CATALOG is unset; lake.py imports it from here (this module
+# must not import duckdb: `make` runs it with the system Python, before the venv exists).
 DEFAULT_CATALOG = "dbname=runway_lake host=127.0.0.1 port=5432 user=postgres"
 DEFAULT_DAGSTER_DB = "runway_dagster"
 DEFAULT_MLFLOW_DB = "runway_mlflow"

@@ -93,9 +93,6 @@ def test_a_socket_directory_goes_into_the_urls_query() -> None:
 
 
 def test_the_default_catalog_is_the_lakes() -> None:
-    from orchestration import lake
-
-    assert postgres.DEFAULT_CATALOG == lake.DEFAULT_CATALOG
     assert LakePostgres.from_env({}).lake_catalog == (
         "host=127.0.0.1 port=5432 user=postgres dbname=runway_lake"
     )

@@ -117,33 +117,9 @@ def raw_parquet(raw_duckdb: Path, spark_root: Path) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def spark(raw_parquet: dict[str, Path], spark_root: Path):
     """The process's SparkSession (the one dbt-spark will get), with the raw tables saved."""
-    from pyspark.sql import SparkSession
+    from orchestration.spark_local import local_session
 
-    warehouse = spark_root / "warehouse"
-    metastore = spark_root / "metastore_db"
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("runway-dbt-spark-test")
-        .enableHiveSupport()
-        .config("spark.sql.warehouse.dir", str(warehouse))
-        .config(
-            "spark.hadoop.javax.jdo.option.ConnectionURL",
-            f"jdbc:derby:;databaseName={metastore};create=true",
-        )
-        # derby.log next to the metastore, not in the working directory.
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={spark_root}")
-        # Three days of data: 200 shuffle partitions would be 200 tiny tasks and files each.
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", "1g")
-        # As the profile's server_side_parameters; set here too because the raw tables are
-        # written before dbt first applies them.
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
+    session = local_session(spark_root, "runway-dbt-spark-test")
     for name, path in raw_parquet.items():
         schema = name.split(".")[0]
         session.sql(f"CREATE DATABASE IF NOT EXISTS {schema}")
