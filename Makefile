@@ -91,8 +91,13 @@ format: .venv/.installed ## apply ruff fixes and formatting
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-test: install lint ## install, lint, run the test suite (all but the Spark build: make test-spark)
-	$(RUN) pytest -m "not spark"
+# The suite on every core (pytest-xdist; pyproject's addopts say how modules are handed out).
+# `auto` is the number of physical cores, capped at 4: every worker builds its own module
+# fixtures and lake cluster, and the longest module (the lake's whole graph) bounds the run
+# anyway. TEST_WORKERS=0 runs it in this one process; `pytest FILE` alone never distributes.
+TEST_WORKERS ?= auto
+test: install lint ## install, lint, run the test suite on every core (all but Spark: make test-spark)
+	$(RUN) pytest -m "not spark" -n $(TEST_WORKERS) --maxprocesses 4
 
 test-spark: install ## the dbt project built on Spark local (installs pyspark: 457 MB, needs Java 17+)
 	$(UV) sync --frozen --group spark
@@ -133,10 +138,9 @@ docs: .venv/.installed ## dbt docs of the warehouse (after make run) on http://1
 	cd dbt_project && $(RUN) dbt docs serve --target-path target/docs --host 127.0.0.1 --port 8080 --no-browser
 
 # Evidence (dashboards/evidence/): the same query files as the app, as the source `runway`.
-# `npm install` from the committed lock, not `npm ci`: the lock cannot list optional platform
-# packages that were never published (@duckdb/node-bindings 1.4.2-r.1), and `npm ci` calls it
-# out of sync. The source's snapshot path is given relative to its folder (the connector joins
-# it to that folder), from the same settings as the app.
+# `npm install` from the committed lock. source_setup.py points the source at what the app reads:
+# the snapshot of the current settings (a path relative to the source folder: the connector joins
+# it to that folder), or on RUNWAY_TARGET=lake the lake (':memory:' + a generated initialize.sql).
 EVIDENCE_DIR := dashboards/evidence
 .PHONY: evidence
 
@@ -144,12 +148,11 @@ $(EVIDENCE_DIR)/node_modules/.package-lock.json: $(EVIDENCE_DIR)/package.json $(
 	cd $(EVIDENCE_DIR) && npm install --no-audit --no-fund
 	@touch $@
 
-evidence: .venv/.installed $(EVIDENCE_DIR)/node_modules/.package-lock.json ## Evidence pages over the snapshot, built into dashboards/evidence/build (needs internet)
-	@snapshot="$$($(RUN) python -c 'from orchestration import settings; print(settings.load().snapshot_path)')"; \
-	test -f "$$snapshot" || { echo "No serving snapshot at $$snapshot: run 'make run' first." >&2; exit 1; }; \
-	echo "Evidence source runway = $$snapshot. Evidence's DuckDB-WASM downloads its parquet extension now: without internet the next step hangs."; \
+evidence: .venv/.installed $(EVIDENCE_DIR)/node_modules/.package-lock.json ## Evidence pages over the snapshot (on RUNWAY_TARGET=lake: the lake), built into dashboards/evidence/build (needs internet)
+	@filename="$$($(RUN) python $(EVIDENCE_DIR)/source_setup.py)" || exit 1; \
+	echo "Evidence's DuckDB-WASM downloads its parquet extension now: without internet the next step hangs."; \
 	cd $(EVIDENCE_DIR) && \
-	export EVIDENCE_SOURCE__runway__filename="$$(realpath -m --relative-to=sources/runway "$$snapshot")" && \
+	export EVIDENCE_SOURCE__runway__filename="$$filename" && \
 	npm run sources && npm run build
 	@echo "Static site: $(EVIDENCE_DIR)/build/ (npm --prefix $(EVIDENCE_DIR) run preview serves it)"
 

@@ -32,7 +32,10 @@ running by default) evaluates them every 30 s. What runs when:
 
 No condition requests the same change twice: each trigger is latched `since_last_handled` (or
 counted from the last launch) and cleared when the asset is requested, and nothing is requested
-while it or an upstream asset is in progress (a run or a backfill).
+while it or an upstream asset is in progress (a run or a backfill). A request whose run fails
+is not repeated at the next ticks either (its triggers were cleared by the request): it is
+requested again when an upstream asset updates again (for a day: that day redelivered; for a
+whole table or a view: any upstream load), not in a loop every 30 s.
 
 **The sensor's first tick** (`make dev` on a fresh instance, or the sensor started later):
 `since_last_handled()` clears every trigger on a condition's first evaluation (Dagster's

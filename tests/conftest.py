@@ -1,4 +1,5 @@
-"""Session fixtures shared by test packages (tests/<package>/conftest.py has the others)."""
+"""Session fixtures shared by test packages (tests/<package>/conftest.py has the others), and the
+order in which pytest-xdist hands the modules out (`make test` runs the suite on every core)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,51 @@ from pathlib import Path
 
 import pytest
 from pipeline_base import build_base
+from shared_fixtures import build_once, xdist_worker
+
+# The longest modules (setup included, from a serial run's --durations), longest first. Under
+# xdist (`--dist loadfile --no-loadscope-reorder`, pyproject's addopts) a module goes whole to one
+# worker, so that its module fixtures are built once, and the modules go out in collection order:
+# these go first, so that no long module starts when the others are done. test_transform_assets
+# comes second, before the next two users of `pipeline_base`: the second worker has work of its
+# own while the first builds the base for the lake's whole-graph test.
+LONGEST_FIRST = (
+    "tests/lake/test_lake_pipeline.py",  # ~500 s (700 s on a loaded machine), after the base
+    "tests/dbt/test_transform_assets.py",  # ~90 s, builds the shared dbt session
+    "tests/test_live_feed.py",  # ~240 s, a Dagster daemon end to end
+    "tests/orchestration/test_automation_conditions.py",
+    "tests/orchestration/test_crash_safety.py",
+    "tests/orchestration/test_concurrency.py",
+    "tests/orchestration/test_fresh_start.py",
+    "tests/dashboards/test_browser.py",
+    "tests/ml/test_serving.py",
+    "tests/ml/test_real_data.py",
+    "tests/lake/test_lake_evidence.py",
+    "tests/lake/test_lake_dashboards.py",
+    "tests/bench/test_bench_dbt_sql.py",
+    "tests/orchestration/test_definitions.py",
+    "tests/lake/test_lake_dbt.py",
+    "tests/lake/test_lake_concurrency.py",
+    "tests/bench/test_bench_lake.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, the longest modules first (the sort is stable: the others keep their order).
+
+    Every worker collects: the order is a pure function of the collection, the same on each."""
+    if xdist_worker(config) is None:
+        return
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
 
 
 @pytest.fixture(scope="session")
-def pipeline_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A few days materialized through the whole graph (pipeline_base.py): copy, never change."""
-    return build_base(tmp_path_factory.mktemp("pipeline_base"))
+def pipeline_base(request: pytest.FixtureRequest, tmp_path_factory) -> Path:
+    """A few days materialized through the whole graph (pipeline_base.py): copy, never change.
+
+    Built once per run, whatever the number of xdist workers (shared_fixtures.py)."""
+    return build_once(request.config, tmp_path_factory, "pipeline_base", build_base)
 
 
 _PYTEST_MAIN = sys.modules["__main__"]  # before any test (or module fixture) ran a Streamlit app
@@ -26,6 +66,8 @@ def _keep_main_module() -> Iterator[None]:
     Streamlit's script runner (AppTest) installs the app as `sys.modules["__main__"]` and leaves
     it there; a `multiprocessing` spawn child re-runs the parent's `__main__` first, so every later
     spawned worker would run the Streamlit app and die before doing its work (tests/lake).
+    Under xdist this is the worker's own `__main__` (execnet's `python -c` bootstrap, which a
+    spawn child does not re-run), captured when the worker imports this file.
     """
     yield
     sys.modules["__main__"] = _PYTEST_MAIN

@@ -3,11 +3,12 @@ DuckDB connector, on a snapshot written by our DuckDB.
 
 ``make evidence`` copies ``dashboards/queries/*.sql`` into the Evidence source
 ``dashboards/evidence/sources/runway/`` and ``evidence sources`` hands each file, as it is, to the
-``@evidence-dev/duckdb`` connector (DuckDB 1.4, Node). The whole Evidence build cannot run offline
-(its DuckDB-WASM downloads the parquet extension at run time), so this test installs only that
-connector, at the versions of the Evidence project's lock (``evidence_connector/``, a few seconds
-with npm's cache), into a temp dir, and runs every query file through it against the fixture
-snapshot with the source's own ``connection.yaml``. No variable is set, as in Evidence: every
+``@evidence-dev/duckdb`` connector (Node; its DuckDB, ``@duckdb/node-api``, pinned by an npm
+override to Python's version). The whole Evidence build cannot run offline (its DuckDB-WASM
+downloads the parquet extension at run time), so this test installs only that connector, at the
+versions of the Evidence project's lock (``evidence_connector/``, a few seconds with npm's cache),
+into a temp dir, and runs every query file through it against the fixture snapshot with the
+source's own ``connection.yaml``. No variable is set, as in Evidence: every
 ``getvariable`` filter must be off, so each result must equal the app's unfiltered one.
 """
 
@@ -19,11 +20,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import duckdb
 import pytest
 import yaml
 from snapshot_fixture import REPO_ROOT, make_frames
 
 from dashboards import data
+from dashboards.evidence import source_setup
 
 EVIDENCE_DIR = REPO_ROOT / "dashboards" / "evidence"
 SOURCE_DIR = EVIDENCE_DIR / "sources" / "runway"
@@ -54,18 +57,20 @@ def _locked_packages(lock: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def connector(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``evidence_connector/`` installed from its lock in a temp dir; returns that dir."""
+    return install_connector(tmp_path_factory.mktemp("evidence_connector"))
+
+
+def install_connector(workdir: Path) -> Path:
+    """``evidence_connector/`` installed from its lock in ``workdir``; returns it."""
     _tool("node")
     npm = _tool("npm")
-    workdir = tmp_path_factory.mktemp("evidence_connector")
     for name in CONNECTOR_FILES:
         shutil.copy2(CONNECTOR_DIR / name, workdir / name)
     env = {**os.environ, "DO_NOT_TRACK": "1", "NO_UPDATE_NOTIFIER": "1"}
-    # `npm install` from the lock, not `npm ci`: @duckdb/node-bindings 1.4.2-r.1 names optional
-    # platform packages that were never published (win32, linux-arm64, ...), which the lock
-    # cannot hold and `npm ci` then calls out of sync. The install leaves the lock unchanged. No
-    # install scripts are needed: DuckDB comes as a prebuilt platform package.
+    # `npm ci`: exactly the lock, and an error if package.json (its override) and the lock
+    # disagree. No install scripts are needed: DuckDB comes as a prebuilt platform package.
     result = subprocess.run(
-        [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts"],
+        [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
         cwd=workdir,
         env=env,
         capture_output=True,
@@ -84,8 +89,16 @@ def run_through_evidence(
     ``make evidence`` does through ``EVIDENCE_SOURCE__runway__filename``."""
     config = yaml.safe_load((SOURCE_DIR / "connection.yaml").read_text(encoding="utf-8"))
     options = {**config["options"], "filename": os.path.relpath(snapshot, SOURCE_DIR)}
+    return run_queries(connector, options, SOURCE_DIR, files)
+
+
+def run_queries(
+    connector: Path, options: dict[str, str], source_dir: Path, files: list[Path]
+) -> dict[str, dict[str, object]]:
+    """Run ``files`` with Evidence's DuckDB connector as the source in ``source_dir`` with
+    ``options`` (the connector runs that folder's ``initialize.sql`` first, if it has one)."""
     result = subprocess.run(
-        [_tool("node"), str(connector / "run_queries.mjs"), json.dumps(options), str(SOURCE_DIR)]
+        [_tool("node"), str(connector / "run_queries.mjs"), json.dumps(options), str(source_dir)]
         + [str(f) for f in files],
         cwd=connector,
         capture_output=True,
@@ -149,8 +162,13 @@ def test_every_query_file_returns_the_apps_rows_through_evidences_duckdb(connect
     assert results["carrier_league"]["rows"] == flights["carrier_code"].nunique()
 
 
-def test_evidences_duckdb_is_1_4_and_reads_our_snapshot_file(connector, snapshot_file, tmp_path):
-    """The claim behind the pinned duckdb: Evidence's DuckDB (1.4) opens files ours writes."""
+def test_evidences_duckdb_is_pythons_and_reads_our_snapshot_file(
+    connector, snapshot_file, tmp_path
+):
+    """Evidence's DuckDB is the exact version of Python's (package.json's override of
+    ``@duckdb/node-api``): the lake's extension files (``.duckdb_extensions``, from the pinned
+    wheels) are built for one DuckDB version, and a DuckLake catalog is read only by the
+    ``ducklake`` release of its catalog version. And it opens the snapshot file ours writes."""
     probe = tmp_path / "probe.sql"
     probe.write_text(
         "select version() as version, (select count(*) from marts.flights) as flights",
@@ -158,7 +176,7 @@ def test_evidences_duckdb_is_1_4_and_reads_our_snapshot_file(connector, snapshot
     )
     result = run_through_evidence(connector, snapshot_file, [probe])["probe"]
     assert "error" not in result, result
-    assert result["head"][0]["version"].startswith("v1.4."), result
+    assert result["head"][0]["version"] == f"v{duckdb.__version__}", result
     assert result["head"][0]["flights"] == len(make_frames()[("marts", "flights")])
 
 
@@ -175,6 +193,7 @@ def test_copy_queries_puts_exactly_the_query_files_into_the_source(tmp_path):
     (queries / "notes.txt").write_text("not a query\n", encoding="utf-8")
     (source / "connection.yaml").write_text("name: runway\n", encoding="utf-8")
     (source / "kpis.sql").write_text("select 'stale'\n", encoding="utf-8")
+    (source / "initialize.sql").write_text("use lake;\n", encoding="utf-8")
     (source / "renamed_away.sql").write_text("select 'gone'\n", encoding="utf-8")
 
     subprocess.run(
@@ -183,6 +202,43 @@ def test_copy_queries_puts_exactly_the_query_files_into_the_source(tmp_path):
         capture_output=True,
     )
 
-    assert sorted(p.name for p in source.iterdir()) == ["connection.yaml", "kpis.sql", "routes.sql"]
+    # initialize.sql is the source's setup (RUNWAY_TARGET=lake), not a query: kept.
+    assert sorted(p.name for p in source.iterdir()) == [
+        "connection.yaml",
+        "initialize.sql",
+        "kpis.sql",
+        "routes.sql",
+    ]
     assert (source / "kpis.sql").read_text(encoding="utf-8") == "select 1 as one\n"
     assert not (source / "kpis.sql").is_symlink()
+
+
+def test_on_the_default_target_the_source_is_the_snapshot_file_alone(
+    snapshot, tmp_path, monkeypatch
+):
+    """``source_setup.py`` (``make evidence``) on the default target: the connector's filename is
+    the published snapshot, relative to the source folder, and a leftover ``initialize.sql`` (of a
+    lake run) is removed, so Evidence reads exactly the file; ``check-source.mjs`` then has
+    nothing to check. Without a snapshot it stops with the reason."""
+    monkeypatch.delenv("RUNWAY_TARGET", raising=False)
+    source = tmp_path / "evidence" / "sources" / "runway"
+    source.mkdir(parents=True)
+    (source / source_setup.INIT_FILE).write_text("attach 'ducklake:x' as lake;\n")
+
+    filename = source_setup.prepare(source)
+
+    assert (source / filename).resolve() == snapshot.resolve()
+    assert not os.path.isabs(filename)
+    assert sorted(p.name for p in source.iterdir()) == []
+    shutil.copy2(EVIDENCE_DIR / "check-source.mjs", source.parents[1] / "check-source.mjs")
+    checked = subprocess.run(
+        [_tool("node"), str(source.parents[1] / "check-source.mjs"), str(source)],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "no sources/runway/initialize.sql" in checked.stdout
+
+    snapshot.unlink()
+    with pytest.raises(source_setup.SourceUnavailable, match="No serving snapshot"):
+        source_setup.prepare(source)

@@ -54,12 +54,25 @@ def lake_deps() -> None:
         pytest.skip(reason)
 
 
+def _start_cluster(attempts: int = 3) -> PostgresCluster:
+    """`start_cluster()`, again when its port was taken: the port is free when picked, but the
+    server binds it only after initdb, and other processes (xdist's other workers start their
+    own servers) may bind it meanwhile."""
+    for attempt in range(attempts):
+        try:
+            return local_postgres.start_cluster()
+        except local_postgres.ClusterStartError as error:
+            if "Address already in use" not in str(error) or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture(scope="session")
 def postgres_cluster(lake_deps: None) -> Iterator[PostgresCluster]:
     """A throwaway PostgreSQL cluster for the session (orchestration/local_postgres.py): initdb,
     start; stop and delete at the end."""
     try:
-        cluster = local_postgres.start_cluster()
+        cluster = _start_cluster()
     except local_postgres.PostgresUnavailable as error:
         if _in_ci():
             pytest.fail(f"{error} (CI=true: the lake tests must run in CI)")

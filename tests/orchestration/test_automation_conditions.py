@@ -28,6 +28,7 @@ DAILY = {
     "ml/flight_delay_predictions",
     "ml/flight_delay_monitoring",
 }
+# Also used by test_fresh_start.py (a fresh instance).
 SCORED = {"ml/flight_delay_predictions", "ml/flight_delay_monitoring"}
 HISTORY = {"marts/routes", "marts/weather_delay_impact"}
 SNAPSHOT = "serving/warehouse_snapshot"
@@ -215,34 +216,3 @@ def test_training_waits_for_enough_new_days(automation: Automation, defs) -> Non
     # The training step is one multi-asset: its tables are requested with the model.
     assert keys(requested, TRAINING) == {key: {None} for key in TRAINING}
     assert not keys(three.evaluate(), TRAINING), "requested once, not at every tick"
-
-
-def test_a_fresh_instance_builds_views_and_days_then_waits_for_a_first_model(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, defs
-) -> None:
-    """`make dev` on an empty data dir: the sensor starts, then the first days are loaded."""
-    use_stack(monkeypatch, tmp_path)
-    views = {
-        key.to_user_string()
-        for key in defs.resolve_asset_graph().get_all_asset_keys()
-        if key.path[0] in ("staging", "intermediate")
-    }
-    with dg.instance_for_test() as instance:
-        automation = Automation(defs, instance)
-        assert automation.evaluate() == {}
-        seed_landing(settings.load().landing_dir, days=2, progress=False)
-        reference = " or ".join(f'key:"raw/{name}"' for name in ("airlines", "airports", "planes"))
-        assert automation.materialize(reference).success
-        for day in ("2013-01-01", "2013-01-02"):
-            load_day(automation, day)
-
-        # The views first (missing, and data arrived), with the whole tables in the same dbt
-        # run; the days wait for the views they read (else the one-day run could go first).
-        assert automation.evaluate() == {key: {None} for key in views | HISTORY | REFERENCE_MARTS}
-        requested = " or ".join(f'key:"{key}"' for key in sorted(views | HISTORY | REFERENCE_MARTS))
-        assert automation.materialize(requested).success
-
-        assert automation.evaluate() == {
-            key: {"2013-01-01", "2013-01-02"} for key in DAILY - SCORED
-        }
-    # No model yet (2 days of features < 7): scoring, monitoring and the snapshot wait for it.

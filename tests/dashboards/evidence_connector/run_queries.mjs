@@ -1,7 +1,8 @@
 // Run query files the way `evidence sources` runs a DuckDB source: Evidence's connector
 // (@evidence-dev/duckdb) gets the source's options and folder, and its runner gets each file's
 // text. Prints one JSON object: per query, its row count, the connector's expected row count,
-// its column types, the first rows, or the error.
+// its column types, its rows as the connector yields them (first 3 in `head`, all in `data`), or
+// the error.
 //
 // usage: node run_queries.mjs <options.json> <source dir> <query.sql>...
 import fs from 'node:fs';
@@ -25,7 +26,8 @@ for (const file of files) {
 			rows: rows.length,
 			expectedRowCount: result.expectedRowCount,
 			columnTypes: result.columnTypes,
-			head: rows.slice(0, 3)
+			head: rows.slice(0, 3),
+			data: rows
 		};
 	} catch (e) {
 		out[name] = { error: String(e?.message ?? e) };
