@@ -25,6 +25,7 @@ LONGEST_FIRST = (
     "tests/orchestration/test_crash_safety.py",
     "tests/orchestration/test_concurrency.py",
     "tests/orchestration/test_fresh_start.py",
+    "tests/spark/test_spark_build.py",  # ~180 s, Spark local
     "tests/dashboards/test_browser.py",
     "tests/ml/test_serving.py",
     "tests/ml/test_real_data.py",
