@@ -35,7 +35,7 @@ import streamlit as st
 
 from dashboards import data
 from orchestration import settings
-from orchestration.lake import LakeCatalog, connect_lake
+from orchestration.lake import LakeCatalog
 from orchestration.snapshot_tables import DERIVED_TABLES
 
 # The dashboard tests' fixture data and page checks, reused as they are (tests/dashboards has no
@@ -45,7 +45,8 @@ if str(DASHBOARD_TESTS) not in sys.path:
     sys.path.insert(0, str(DASHBOARD_TESTS))
 import test_dashboard_pages as pages  # noqa: E402
 from app_helpers import as_count, metrics, run_app, texts  # noqa: E402
-from snapshot_fixture import FIRST_DAY, create_tables, make_frames, write_snapshot  # noqa: E402
+from served_lake import fill_lake, lake_env  # noqa: E402
+from snapshot_fixture import FIRST_DAY, make_frames, write_snapshot  # noqa: E402
 
 pytestmark = pytest.mark.lake
 
@@ -68,33 +69,6 @@ def _fresh_reader() -> Iterator[None]:
     yield
     st.cache_data.clear()
     data.close_connections()
-
-
-def fill_lake(lake: LakeCatalog, extension_dir: Path, frames) -> None:
-    """Create ``frames`` as contract tables in ``lake``, in one commit."""
-    con = connect_lake(lake, extension_dir)
-    try:
-        con.execute("BEGIN TRANSACTION")
-        create_tables(con, frames)
-        con.execute("COMMIT")
-    finally:
-        con.close()
-
-
-def lake_env(mp: pytest.MonkeyPatch, root: Path, lake: LakeCatalog, extension_dir: Path) -> None:
-    """The app's environment on the lake target; the serving dir is ``root/serving``."""
-    mp.setenv("RUNWAY_TARGET", "lake")
-    mp.setenv("RUNWAY_LAKE_CATALOG", lake.catalog)
-    mp.setenv("RUNWAY_LAKE_DATA_PATH", lake.data_path)
-    mp.setenv("RUNWAY_DUCKDB_EXTENSION_DIR", str(extension_dir))
-    mp.setenv("RUNWAY_DATA_DIR", str(root / "data"))
-    # A warehouse file that does not exist: the app must need neither it nor the file target.
-    mp.setenv("RUNWAY_WAREHOUSE", str(root / "no-warehouse" / "warehouse.duckdb"))
-    mp.setenv("RUNWAY_SERVING_DIR", str(root / "serving"))
-    # On `lake` MLflow's store defaults to the lake's PostgreSQL (orchestration/postgres.py), which
-    # has no MLflow database here: point the score form at an absent SQLite store instead, as the
-    # dashboard tests do (the form is not what these tests are about).
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'data' / 'mlflow' / 'mlflow.db'}")
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ import pytest
 from dashboards import data
 from dashboards.evidence import source_setup
 from orchestration import settings
-from orchestration.lake import LakeCatalog, connect_lake
+from orchestration.lake import LakeCatalog
 from orchestration.snapshot_tables import DERIVED_TABLES
 
 # The dashboard tests' fixture data and connector helpers, reused as they are (tests/dashboards has
@@ -45,7 +45,8 @@ from orchestration.snapshot_tables import DERIVED_TABLES
 DASHBOARD_TESTS = Path(__file__).resolve().parents[1] / "dashboards"
 if str(DASHBOARD_TESTS) not in sys.path:
     sys.path.insert(0, str(DASHBOARD_TESTS))
-from snapshot_fixture import create_tables, make_frames, write_snapshot  # noqa: E402
+from served_lake import fill_lake, lake_env  # noqa: E402
+from snapshot_fixture import make_frames, write_snapshot  # noqa: E402
 from test_evidence_queries import (  # noqa: E402
     EVIDENCE_DIR,
     _tool,
@@ -94,26 +95,15 @@ def evidence_lake(
     root = tmp_path_factory.mktemp("lake_evidence")
     dbname = postgres_cluster.create_database(f"lake_evidence_{os.getpid()}")
     lake = LakeCatalog(postgres_cluster.libpq(dbname), str(root / "lake"))
-    con = connect_lake(lake, extension_dir)
-    try:
-        con.execute("BEGIN TRANSACTION")
-        create_tables(
-            con,
-            {k: v for k, v in lake_frames.items() if k[0] != "meta" and k not in DERIVED_TABLES},
-        )
-        con.execute("COMMIT")
-    finally:
-        con.close()
+    fill_lake(
+        lake,
+        extension_dir,
+        {k: v for k, v in lake_frames.items() if k[0] != "meta" and k not in DERIVED_TABLES},
+    )
     other = make_frames(days=2)
     assert len(other[("marts", "flights")]) != len(lake_frames[("marts", "flights")])
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RUNWAY_TARGET", "lake")
-        mp.setenv("RUNWAY_LAKE_CATALOG", lake.catalog)
-        mp.setenv("RUNWAY_LAKE_DATA_PATH", lake.data_path)
-        mp.setenv("RUNWAY_DUCKDB_EXTENSION_DIR", str(extension_dir))
-        mp.setenv("RUNWAY_DATA_DIR", str(root / "data"))
-        mp.setenv("RUNWAY_WAREHOUSE", str(root / "no-warehouse" / "warehouse.duckdb"))
-        mp.setenv("RUNWAY_SERVING_DIR", str(root / "serving"))
+        lake_env(mp, root, lake, extension_dir)
         published = write_snapshot(
             settings.load().snapshot_path,
             other | {k: v for k, v in lake_frames.items() if k[0] == "meta"},
@@ -267,17 +257,8 @@ def test_a_young_lake_without_a_snapshot_still_serves_what_it_has(
         postgres_cluster.libpq(postgres_cluster.create_database(f"young_{os.getpid()}")),
         str(tmp_path / "lake"),
     )
-    con = connect_lake(lake, extension_dir)
-    try:
-        create_tables(con, {k: lake_frames[k] for k in [("marts", "flights")]})
-    finally:
-        con.close()
-    monkeypatch.setenv("RUNWAY_TARGET", "lake")
-    monkeypatch.setenv("RUNWAY_LAKE_CATALOG", lake.catalog)
-    monkeypatch.setenv("RUNWAY_LAKE_DATA_PATH", lake.data_path)
-    monkeypatch.setenv("RUNWAY_DUCKDB_EXTENSION_DIR", str(extension_dir))
-    monkeypatch.setenv("RUNWAY_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("RUNWAY_SERVING_DIR", str(tmp_path / "no-serving"))
+    fill_lake(lake, extension_dir, {("marts", "flights"): lake_frames[("marts", "flights")]})
+    lake_env(monkeypatch, tmp_path, lake, extension_dir)  # nothing published under tmp_path/serving
     source = tmp_path / "runway"
     source.mkdir()
 
