@@ -463,14 +463,6 @@ def _snapshot_only(tables: set[str]) -> bool:
     return bool(tables) and all(t.split(".", 1)[0] in SNAPSHOT_ONLY_SCHEMAS for t in tables)
 
 
-_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'\"]+)", re.IGNORECASE)
-
-
-def _redact(text: str) -> str:
-    """``text`` with any libpq ``password=...`` blanked (DuckDB's errors echo the catalog)."""
-    return _PASSWORD.sub(r"\1***", text)
-
-
 def _lake_key(lake: lakes.LakeCatalog) -> str:
     # The key of the held connection and of the caches: which lake, never shown to anyone.
     return f"{lake.uri} DATA_PATH {lake.data_path}"
@@ -499,8 +491,8 @@ def _open_lake(lake: lakes.LakeCatalog) -> duckdb.DuckDBPyConnection:
         return lakes.connect_lake(lake, read_only=True)
     except duckdb.Error as exc:
         raise SnapshotUnavailable(
-            f"Cannot open the lake (catalog `{_redact(lake.catalog)}`, data path "
-            f"`{lake.data_path}`): {_redact(str(exc))}. {LAKE_HINT}"
+            f"Cannot open the lake (catalog `{lakes.redact(lake.catalog)}`, data path "
+            f"`{lake.data_path}`): {lakes.redact(str(exc))}. {LAKE_HINT}"
         ) from exc
 
 
@@ -518,7 +510,7 @@ def _acquire_lake(lake: lakes.LakeCatalog) -> tuple[_Held, duckdb.DuckDBPyConnec
                 _define_lake_views(held)
             except duckdb.Error as exc:
                 raise SnapshotUnavailable(
-                    f"Reading the lake failed: {_redact(str(exc))}. {LAKE_HINT}"
+                    f"Reading the lake failed: {lakes.redact(str(exc))}. {LAKE_HINT}"
                 ) from exc
         cursor = held.con.cursor()
         held.running += 1
@@ -589,7 +581,7 @@ def _on_lake(
     except (duckdb.IOException, duckdb.ConnectionException, duckdb.InternalException) as exc:
         _drop_lake(held)
         raise SnapshotUnavailable(
-            f"Reading the lake failed: {_redact(str(exc))}. Try again; if it persists, check "
+            f"Reading the lake failed: {lakes.redact(str(exc))}. Try again; if it persists, check "
             "that its PostgreSQL catalog is reachable (RUNWAY_LAKE_CATALOG)."
         ) from exc
     finally:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ from orchestration.postgres import DEFAULT_CATALOG  # one default for make and t
 T = TypeVar("T")
 
 LAKE_ALIAS = "lake"
+# A libpq `password=...` in a catalog string (DuckDB's errors echo the catalog).
+_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'\"]+)", re.IGNORECASE)
 # extension name -> the PyPI package (pinned in pyproject.toml) that ships its signed binary
 EXTENSION_PACKAGES: dict[str, str] = {
     "ducklake": "duckdb_extension_ducklake",
@@ -232,3 +235,8 @@ def _quote(value: str) -> str:
 
 if __name__ == "__main__":  # `make install`: the extensions, from the wheels, before any writer
     print(f"DuckDB extensions installed in {install_extensions()}")
+
+
+def redact(text: str) -> str:
+    """``text`` with any libpq ``password=...`` blanked: for messages that name a catalog."""
+    return _PASSWORD.sub(r"\1***", text)

@@ -27,7 +27,6 @@ git-ignored (``sources/runway/*.sql``) and written readable by its owner only.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -46,16 +45,9 @@ SNAPSHOT_ALIAS = "snapshot"
 # Tables only the serving snapshot holds on the lake target (as dashboards/data.py).
 SNAPSHOT_ONLY_SCHEMAS = ("meta",)
 
-_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'\"]+)", re.IGNORECASE)
-
 
 class SourceUnavailable(RuntimeError):
     """There is nothing for the source to read (no snapshot, or a lake that cannot be opened)."""
-
-
-def redact(text: str) -> str:
-    """``text`` with any libpq ``password=...`` blanked (DuckDB's errors echo the catalog)."""
-    return _PASSWORD.sub(r"\1***", text)
 
 
 def _quote(value: str) -> str:
@@ -134,12 +126,12 @@ def lake_setup(
 
     Raises ``SourceUnavailable`` (catalog named, password hidden) when the lake cannot be read.
     """
-    where = f"catalog `{redact(lake.catalog)}`, data path `{lake.data_path}`"
+    where = f"catalog `{lakes.redact(lake.catalog)}`, data path `{lake.data_path}`"
     try:
         con = lakes.connect_lake(lake, extension_dir, read_only=True)
     except duckdb.Error as exc:
         raise SourceUnavailable(
-            f"Cannot open the lake ({where}): {redact(str(exc))}. Run the pipeline with "
+            f"Cannot open the lake ({where}): {lakes.redact(str(exc))}. Run the pipeline with "
             "`RUNWAY_TARGET=lake` (`make run`) to build it."
         ) from exc
     notes = []
@@ -197,7 +189,7 @@ def prepare(source_dir: Path = SOURCE_DIR) -> str:
     sql, notes = lake_setup(lake, lakes.default_extension_dir(), snapshot)
     _write_private(init, sql)
     print(
-        f"Evidence source runway = the lake (catalog `{redact(lake.catalog)}`, data path "
+        f"Evidence source runway = the lake (catalog `{lakes.redact(lake.catalog)}`, data path "
         f"`{lake.data_path}`), read-only, through {init}",
         file=sys.stderr,
     )
