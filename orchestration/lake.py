@@ -18,6 +18,8 @@ Environment variables (all optional):
   (default: ``dbname=runway_lake host=127.0.0.1 port=5432 user=postgres``)
 - ``RUNWAY_LAKE_DATA_PATH``: where the Parquet files go (default: ``$RUNWAY_DATA_DIR/lake``; an
   ``s3://`` URL in production)
+- ``RUNWAY_LAKE_MEMORY_LIMIT``: DuckDB's ``memory_limit`` for lake connections (default 4GB;
+  beyond it DuckDB spills to ``.tmp/`` in the working directory)
 
 Create a new lake from one process first (``connect_lake`` once, and its schemas), then start
 parallel writers: two processes initialising an empty catalog at once collide on DuckLake's
@@ -54,6 +56,7 @@ EXTENSION_PACKAGES: dict[str, str] = {
 
 # Text DuckLake puts in the error when a commit loses to a concurrent one on the same data.
 CONFLICT_MARKERS = ("Transaction conflict", "Failed to commit DuckLake transaction")
+DEFAULT_MEMORY_LIMIT = "4GB"
 
 
 def default_extension_dir() -> Path:
@@ -74,7 +77,20 @@ def locked_config(extension_dir: Path | None = None) -> dict[str, str | bool]:
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
         "allow_unsigned_extensions": False,
+        "memory_limit": memory_limit(),
     }
+
+
+def memory_limit() -> str:
+    """DuckDB's memory bound for a lake connection: ``$RUNWAY_LAKE_MEMORY_LIMIT``, else 4GB.
+
+    DuckDB's default (80 % of the machine's RAM, per process) lets every dbt process, run worker
+    and reader on a box believe it owns the memory. Under host memory pressure DuckDB 1.5.5 with
+    the ducklake extension then fails natively ("Out of Memory Error: Allocation failure", seen
+    in CI with two lake runs at once; duckdb/duckdb#24965), where a bound makes it spill to its
+    temporary directory instead. profiles.yml's `lake` output reads the same variable.
+    """
+    return os.environ.get("RUNWAY_LAKE_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
 
 
 def wheel_extension_file(name: str) -> Path:

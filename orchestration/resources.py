@@ -40,9 +40,13 @@ logger = logging.getLogger(__name__)
 # found bad files or a dbt test that failed raise `dg.Failure(allow_retries=False)` instead.
 # On the `lake` target, also DuckLake refusing a commit that conflicts with a concurrent one on
 # the same table (orchestration/lake.py): the step redoes its whole transaction on the new state.
+# And DuckDB's "Allocation failure" / "(bad allocation)": the machine, not DuckDB's own
+# memory_limit, refused memory (other processes' peak); a later attempt usually gets it. Going
+# over memory_limit ("failed to allocate data of size ... used") is not retried.
 _TRANSIENT = re.compile(
     r"Could not set lock|IO Error|database is locked|Resource temporarily unavailable"
-    r"|Transaction conflict|Failed to commit DuckLake transaction",
+    r"|Transaction conflict|Failed to commit DuckLake transaction"
+    r"|Out of Memory Error: (?:Allocation failure|.*\(bad allocation\))",
     re.IGNORECASE,
 )
 # 3 more attempts, 5, 15 and 35 s after each failure (Dagster's exponential backoff: (2^n - 1) x

@@ -100,3 +100,52 @@ def test_nothing_is_downloaded(tmp_path):
         con.execute(f"ATTACH 'ducklake:{tmp_path / 'x.ducklake'}' AS lake")
     con.close()
     assert not list(empty.rglob("*.duckdb_extension"))
+
+
+def _memory_limit(con) -> str:
+    return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
+def test_lake_connections_have_a_bounded_memory_limit(extension_dir, monkeypatch):
+    """DuckDB's default (80 % of the RAM in every process) fails natively under host memory
+    pressure (CI: "Allocation failure" with two lake runs at once); a bound makes it spill."""
+    import duckdb
+
+    from orchestration import lake
+
+    def as_duckdb_reports(value: str) -> str:
+        con = duckdb.connect()
+        try:
+            con.execute(f"SET memory_limit = '{value}'")
+            return _memory_limit(con)
+        finally:
+            con.close()
+
+    monkeypatch.delenv("RUNWAY_LAKE_MEMORY_LIMIT", raising=False)
+    con = lake.connect(extension_dir)
+    try:
+        assert _memory_limit(con) == as_duckdb_reports("4GB")
+        default = duckdb.connect()
+        assert _memory_limit(con) != _memory_limit(default)  # not DuckDB's (80 % of the RAM)
+        default.close()
+    finally:
+        con.close()
+    monkeypatch.setenv("RUNWAY_LAKE_MEMORY_LIMIT", "1500MB")
+    con = lake.connect(extension_dir)
+    try:
+        assert _memory_limit(con) == as_duckdb_reports("1500MB")
+    finally:
+        con.close()
+
+
+def test_dbts_lake_profile_has_the_same_memory_limit():
+    import yaml
+
+    from orchestration import lake, settings
+
+    profile = yaml.safe_load((settings.REPO_ROOT / "dbt_project" / "profiles.yml").read_text())
+    options = profile["runway"]["outputs"]["lake"]["config_options"]
+    assert options["memory_limit"] == (
+        f"{{{{ env_var('RUNWAY_LAKE_MEMORY_LIMIT', '{lake.DEFAULT_MEMORY_LIMIT}') }}}}"
+    )
+    assert lake.locked_config()["memory_limit"] == lake.memory_limit()
