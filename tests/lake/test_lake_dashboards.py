@@ -20,13 +20,8 @@ AppTest with `RUNWAY_TARGET=lake`.
 from __future__ import annotations
 
 import os
-import queue
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -45,8 +40,14 @@ if str(DASHBOARD_TESTS) not in sys.path:
     sys.path.insert(0, str(DASHBOARD_TESTS))
 import test_dashboard_pages as pages  # noqa: E402
 from app_helpers import as_count, metrics, run_app, texts  # noqa: E402
-from served_lake import fill_lake, lake_env  # noqa: E402
-from snapshot_fixture import FIRST_DAY, make_frames, write_snapshot  # noqa: E402
+from served_lake import (  # noqa: E402
+    LakeWriter,
+    expected_states,
+    fill_lake,
+    lake_env,
+    read_while_writing,
+)
+from snapshot_fixture import make_frames, write_snapshot  # noqa: E402
 
 pytestmark = pytest.mark.lake
 
@@ -168,49 +169,6 @@ def test_a_lake_that_cannot_be_opened_is_a_message(served_lake, postgres_cluster
 
 NEW_DAYS = 4
 
-# The writer: another process, as a pipeline step would be. Day k (1..NEW_DAYS) is a copy of the
-# first ``10 + 3k`` flights (by flight_id) of the first day, dated k days after the last day,
-# written by one delete+insert transaction (one lake snapshot). It commits a day only when told
-# to ("go" on stdin), and says so after the commit ("@committed k"; its lines start with "@").
-WRITER = """
-import sys
-from datetime import date, timedelta
-from pathlib import Path
-
-from orchestration.lake import LakeCatalog, connect_lake
-
-catalog, data_path, extension_dir, first_day, last_day, days = sys.argv[1:]
-con = connect_lake(LakeCatalog(catalog, data_path), Path(extension_dir))
-con.execute("SET enable_progress_bar = false")  # it would write to stdout, the protocol's channel
-print("@ready", flush=True)
-for k in range(1, int(days) + 1):
-    if sys.stdin.readline().strip() != "go":
-        sys.exit("stopped before day %d" % k)
-    day = date.fromisoformat(last_day) + timedelta(days=k)
-    con.execute("BEGIN TRANSACTION")
-    con.execute("DELETE FROM marts.flights WHERE flight_date = ?", [day])
-    con.execute(
-        "INSERT INTO marts.flights SELECT * REPLACE (flight_id || '+' || ? AS flight_id, "
-        "CAST(? AS DATE) AS flight_date) FROM marts.flights WHERE flight_date = ? "
-        "ORDER BY flight_id LIMIT ?",
-        [str(k), day, date.fromisoformat(first_day), 10 + 3 * k],
-    )
-    con.execute("COMMIT")
-    print("@committed %d" % k, flush=True)
-"""
-
-
-def expected_states(flights: pd.DataFrame) -> list[dict]:
-    """Flights per day after 0, 1, ... NEW_DAYS commits, from the frames (not from the lake)."""
-    base = flights.groupby("flight_date").size().to_dict()
-    first = flights[flights["flight_date"] == FIRST_DAY]
-    last_day = max(base)
-    states = [dict(base)]
-    for k in range(1, NEW_DAYS + 1):
-        assert 10 + 3 * k <= len(first)
-        states.append(states[-1] | {last_day + timedelta(days=k): 10 + 3 * k})
-    return states
-
 
 def test_reader_sees_each_new_day_after_its_commit_while_a_writer_writes(
     lake_catalog, extension_dir, tmp_path, monkeypatch
@@ -218,7 +176,7 @@ def test_reader_sees_each_new_day_after_its_commit_while_a_writer_writes(
     flights = make_frames()[("marts", "flights")]
     fill_lake(lake_catalog, extension_dir, {("marts", "flights"): flights})
     lake_env(monkeypatch, tmp_path, lake_catalog, extension_dir)
-    states = expected_states(flights)
+    states = expected_states(flights, NEW_DAYS)
 
     # Uncached runs of a lake query bind their variables first: count them (the real function
     # runs), to show that results are reused within a lake snapshot.
@@ -231,99 +189,16 @@ def test_reader_sees_each_new_day_after_its_commit_while_a_writer_writes(
 
     monkeypatch.setattr(data, "_bind_variables", counting_bind)
 
-    writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, lake_catalog.catalog, lake_catalog.data_path]
-        + [str(extension_dir), FIRST_DAY.isoformat(), max(flights["flight_date"]).isoformat()]
-        + [str(NEW_DAYS)],
-        cwd=settings.REPO_ROOT,
-        env=os.environ | {"PYTHONPATH": str(settings.REPO_ROOT)},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    known = 0  # commits the writer has reported (set by this thread, read by the reader)
-    polls: list[tuple[int, dict, int]] = []  # (commits known when the poll began, days, kpis)
-    errors: list[BaseException] = []
-    stop = threading.Event()
+    def poll() -> tuple[dict, int]:
+        daily = data.query("daily_flights")
+        kpis = data.query("kpis")
+        dates = pd.to_datetime(daily["flight_date"]).dt.date
+        return dict(zip(dates, daily["flights"].astype(int), strict=True)), int(
+            kpis.iloc[0]["flights"]
+        )
 
-    def reader() -> None:
-        while not stop.is_set():
-            began_after = known
-            try:
-                daily = data.query("daily_flights")
-                kpis = data.query("kpis")
-            except BaseException as exc:  # reported below
-                errors.append(exc)
-                return
-            dates = pd.to_datetime(daily["flight_date"]).dt.date
-            days = dict(zip(dates, daily["flights"].astype(int), strict=True))
-            polls.append((began_after, days, int(kpis.iloc[0]["flights"])))
-
-    def polls_since(k: int) -> int:
-        return sum(1 for began_after, _, _ in polls if began_after == k)
-
-    def wait_for_polls(k: int, count: int = 3, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while polls_since(k) < count:
-            assert not errors, errors
-            assert time.monotonic() < deadline, f"the reader made no progress after commit {k}"
-            time.sleep(0.01)
-
-    # The writer's lines, read by a thread of their own so that waiting for one has a timeout.
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(
-        target=lambda: [lines.put(line.strip()) for line in writer.stdout if line[:1] == "@"],
-        daemon=True,
-    ).start()
-
-    def next_line(timeout: float = 120) -> str:
-        try:
-            return lines.get(timeout=timeout)
-        except queue.Empty:
-            writer.kill()
-            raise AssertionError(
-                f"the writer said nothing for {timeout} s: {writer.stderr.read()}"
-            ) from None
-
-    thread = threading.Thread(target=reader, daemon=True)
-    try:
-        assert next_line() == "@ready"
-        thread.start()
-        for k in range(1, NEW_DAYS + 1):
-            wait_for_polls(k - 1)
-            writer.stdin.write("go\n")
-            writer.stdin.flush()
-            assert next_line() == f"@committed {k}"
-            known = k
-        wait_for_polls(NEW_DAYS)
-    finally:
-        stop.set()
-        if thread.is_alive():
-            thread.join(timeout=60)
-        writer.stdin.close()
-        try:
-            writer.wait(timeout=60)
-        finally:
-            writer.kill()
-        stderr = writer.stderr.read()
-    assert writer.returncode == 0, stderr
-    assert not thread.is_alive()
-
-    assert errors == []
-    totals = [sum(state.values()) for state in states]
-    seen = []
-    for began_after, days, kpis_flights in polls:
-        # Every result is one committed state, never part of a commit ...
-        assert days in states, days
-        state = states.index(days)
-        # ... and a day shows up in every query that starts after its commit.
-        assert state >= began_after
-        # kpis ran just after, in a transaction of its own: the same state or a later one.
-        assert kpis_flights in totals[state:]
-        seen.append(state)
-    assert seen == sorted(seen)  # never back in time
-    assert set(seen) == set(range(NEW_DAYS + 1))
+    with LakeWriter(lake_catalog, extension_dir, flights, NEW_DAYS) as writer:
+        polls = read_while_writing(poll, writer, states, polls_per_state=3)
     # Two queries, re-run once per lake snapshot (the first fill and each commit), else cached.
     assert len(polls) >= 3 * (NEW_DAYS + 1)
     assert len(uncached) == 2 * (NEW_DAYS + 1)

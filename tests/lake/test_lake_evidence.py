@@ -15,7 +15,10 @@ tests/dashboards/evidence_connector/, the Evidence project's versions) on that s
    reference agrees with Python's DuckDB (the app's `run_sql`) and with figures counted from the
    fixture frames; a source reading the published snapshot's `marts` instead would show its
    other numbers.
-2. A lake that cannot be attached stops `source_setup.py` and `check-source.mjs` (npm's
+2. While a writer process commits new days into the lake, Evidence's connector keeps running
+   `daily_flights` and `kpis` on the lake source: no error, every result is a committed state,
+   a day shows up in the first query that starts after its commit.
+3. A lake that cannot be attached stops `source_setup.py` and `check-source.mjs` (npm's
    presources step, on Evidence's DuckDB) with an error naming the catalog, never its password,
    where the connector alone would only fail each query later.
 """
@@ -30,6 +33,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -45,7 +49,13 @@ from orchestration.snapshot_tables import DERIVED_TABLES
 DASHBOARD_TESTS = Path(__file__).resolve().parents[1] / "dashboards"
 if str(DASHBOARD_TESTS) not in sys.path:
     sys.path.insert(0, str(DASHBOARD_TESTS))
-from served_lake import fill_lake, lake_env  # noqa: E402
+from served_lake import (  # noqa: E402
+    LakeWriter,
+    expected_states,
+    fill_lake,
+    lake_env,
+    read_while_writing,
+)
 from snapshot_fixture import make_frames, write_snapshot  # noqa: E402
 from test_evidence_queries import (  # noqa: E402
     EVIDENCE_DIR,
@@ -276,3 +286,42 @@ def test_a_young_lake_without_a_snapshot_still_serves_what_it_has(
     assert results["kpis"]["data"][0]["flights"] == len(lake_frames[("marts", "flights")])
     assert "daily_prediction_outcomes" in results["predictions_vs_actuals"]["error"]
     assert "asset_status" in results["asset_status"]["error"]
+
+
+NEW_DAYS = 2
+
+
+def test_evidence_reads_each_new_day_after_its_commit_while_a_writer_writes(
+    postgres_cluster, extension_dir, connector, lake_frames, tmp_path, monkeypatch
+):
+    """As the app's reader in test_lake_dashboards.py, through Evidence's connector: each poll
+    is one `evidence sources`-like run (a DuckDB per query, initialize.sql first)."""
+    dbname = postgres_cluster.create_database(f"lake_evidence_writes_{os.getpid()}")
+    lake = LakeCatalog(postgres_cluster.libpq(dbname), str(tmp_path / "lake"))
+    frames = {k: v for k, v in lake_frames.items() if k[0] != "meta" and k not in DERIVED_TABLES}
+    fill_lake(lake, extension_dir, frames)
+    flights = frames[("marts", "flights")]
+    states = expected_states(flights, NEW_DAYS)
+    lake_env(monkeypatch, tmp_path, lake, extension_dir)
+    write_snapshot(
+        settings.load().snapshot_path, {k: v for k, v in lake_frames.items() if k[0] == "meta"}
+    )
+    source_dir = tmp_path / "evidence" / "sources" / "runway"
+    source_dir.mkdir(parents=True)
+    assert source_setup.prepare(source_dir) == source_setup.IN_MEMORY
+    files = [data.QUERIES_DIR / f"{name}.sql" for name in ("daily_flights", "kpis")]
+
+    def poll() -> tuple[dict, int]:
+        results = run_queries(connector, IN_MEMORY, source_dir, files)
+        errors = {name: r["error"] for name, r in results.items() if "error" in r}
+        assert errors == {}
+        # Evidence's DATE values arrive as ISO timestamps at midnight.
+        days = {
+            date.fromisoformat(str(row["flight_date"])[:10]): int(row["flights"])
+            for row in results["daily_flights"]["data"]
+        }
+        return days, int(results["kpis"]["data"][0]["flights"])
+
+    with LakeWriter(lake, extension_dir, flights, NEW_DAYS) as writer:
+        polls = read_while_writing(poll, writer, states)
+    assert len(polls) >= NEW_DAYS + 1
