@@ -78,6 +78,7 @@ class Builds:
     marts_after_full: dict[str, list[tuple]]
     # marts.flights: the Parquet files of each day after the full build.
     flights_files_after_full: dict[object, frozenset[str]]
+    spark_work: Path  # the Spark builds' dbt target and logs
 
 
 def mart_names() -> list[str]:
