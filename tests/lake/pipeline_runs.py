@@ -9,10 +9,13 @@ Prints one JSON line: the run id, success, failed steps, and the step retries th
 """
 
 import json
+import resource
 import sys
+import time
 from datetime import date
 
 import dagster as dg
+import psutil
 
 from orchestration.definitions import defs
 from orchestration.materialize import materialize_all
@@ -48,7 +51,32 @@ def _message(error) -> str:
     return "\n caused by: ".join(messages)
 
 
+_STEP_ENDS = (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE)
+
+
+def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    """Each step's wall time, from its start and end events in the run's event log."""
+    starts, seconds = {}, {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            starts[event.step_key] = entry.timestamp
+        elif event.step_key in starts and event.event_type in _STEP_ENDS:
+            seconds[event.step_key] = round(entry.timestamp - starts[event.step_key], 1)
+    return seconds
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return round(usage.ru_utime + usage.ru_stime, 1)
+
+
 def main(mode: str, start: str, end: str) -> int:
+    started = psutil.Process().create_time()
+    imported = time.time() - started
+    imported_cpu = _cpu(resource.RUSAGE_SELF)
     selection = None if mode == "all" else _without_training_and_publish()
     # The stack's instance ($DAGSTER_HOME): runs of several processes share its pools.
     with dg.DagsterInstance.get() as instance:
@@ -70,6 +98,7 @@ def main(mode: str, start: str, end: str) -> int:
             event.step_key: _message(event.event_specific_data.error)
             for event in result.get_step_failure_events()
         }
+        steps = _step_seconds(instance, result.run_id)
     print(
         json.dumps(
             {
@@ -77,6 +106,16 @@ def main(mode: str, start: str, end: str) -> int:
                 "success": result.success,
                 "failures": failures,
                 "retries": retries,
+                # Where the time went (printed by the test module's fixture).
+                "seconds": {
+                    "imports": round(imported, 1),
+                    "total": round(time.time() - started, 1),
+                    # CPU seconds: the machine is shared, so wall time alone says little.
+                    "imports_cpu": imported_cpu,
+                    "cpu": _cpu(resource.RUSAGE_SELF),
+                    "children_cpu": _cpu(resource.RUSAGE_CHILDREN),
+                    "steps": steps,
+                },
             }
         )
     )
