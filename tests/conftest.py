@@ -18,14 +18,14 @@ from shared_fixtures import build_once, xdist_worker
 # comes second, before the next two users of `pipeline_base`: the second worker has work of its
 # own while the first builds the base for the lake's whole-graph test.
 LONGEST_FIRST = (
-    "tests/lake/test_lake_pipeline.py",  # ~500 s (700 s on a loaded machine), after the base
+    "tests/lake/test_lake_pipeline.py",  # ~270 s alone (its comparison test needs the base)
     "tests/dbt/test_transform_assets.py",  # ~90 s, builds the shared dbt session
-    "tests/test_live_feed.py",  # ~240 s, a Dagster daemon end to end
+    "tests/test_live_feed.py",  # ~250 s, a Dagster daemon end to end
+    "tests/spark/test_spark_build.py",  # ~250 s on a loaded machine, Spark local
     "tests/orchestration/test_automation_conditions.py",
     "tests/orchestration/test_crash_safety.py",
     "tests/orchestration/test_concurrency.py",
     "tests/orchestration/test_fresh_start.py",
-    "tests/spark/test_spark_build.py",  # ~180 s, Spark local
     "tests/dashboards/test_browser.py",
     "tests/ml/test_serving.py",
     "tests/ml/test_real_data.py",
