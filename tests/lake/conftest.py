@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,13 @@ import pytest
 
 from orchestration import local_postgres
 from orchestration.local_postgres import PostgresCluster
+
+# The dashboard tests' fixture data, page checks and connector helpers are reused by the lake's
+# reader tests as they are: tests/dashboards has no __init__.py, its modules are imported by file
+# name (as pytest itself imports them), so its folder goes on the path once, here.
+DASHBOARD_TESTS = Path(__file__).resolve().parents[1] / "dashboards"
+if str(DASHBOARD_TESTS) not in sys.path:
+    sys.path.insert(0, str(DASHBOARD_TESTS))
 
 # Project dependencies (pyproject.toml): missing only in a venv that is not synced.
 LAKE_DEPS = (

@@ -19,14 +19,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from snapshot_fixture import FIRST_DAY, create_tables
 
 from orchestration import settings
 from orchestration.lake import LakeCatalog, connect_lake
-
-DASHBOARD_TESTS = Path(__file__).resolve().parents[1] / "dashboards"
-if str(DASHBOARD_TESTS) not in sys.path:
-    sys.path.insert(0, str(DASHBOARD_TESTS))
-from snapshot_fixture import FIRST_DAY, create_tables  # noqa: E402
 
 
 def fill_lake(lake: LakeCatalog, extension_dir: Path, frames) -> None:

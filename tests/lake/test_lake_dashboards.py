@@ -20,34 +20,26 @@ AppTest with `RUNWAY_TARGET=lake`.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import streamlit as st
-
-from dashboards import data
-from orchestration import settings
-from orchestration.lake import LakeCatalog
-from orchestration.snapshot_tables import DERIVED_TABLES
-
-# The dashboard tests' fixture data and page checks, reused as they are (tests/dashboards has no
-# __init__.py: its modules are imported by file name, as pytest itself imports them).
-DASHBOARD_TESTS = Path(__file__).resolve().parents[1] / "dashboards"
-if str(DASHBOARD_TESTS) not in sys.path:
-    sys.path.insert(0, str(DASHBOARD_TESTS))
-import test_dashboard_pages as pages  # noqa: E402
-from app_helpers import as_count, metrics, run_app, texts  # noqa: E402
-from served_lake import (  # noqa: E402
+import test_dashboard_pages as pages
+from app_helpers import as_count, metrics, run_app, texts
+from served_lake import (
     LakeWriter,
     expected_states,
     fill_lake,
     lake_env,
     read_while_writing,
 )
-from snapshot_fixture import make_frames, write_snapshot  # noqa: E402
+from snapshot_fixture import make_frames, write_snapshot
+
+from dashboards import data
+from orchestration import settings
+from orchestration.lake import LakeCatalog
+from orchestration.snapshot_tables import DERIVED_TABLES
 
 pytestmark = pytest.mark.lake
 

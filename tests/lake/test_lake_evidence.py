@@ -30,39 +30,32 @@ import math
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
-
-from dashboards import data
-from dashboards.evidence import source_setup
-from orchestration import settings
-from orchestration.lake import LakeCatalog
-from orchestration.snapshot_tables import DERIVED_TABLES
-
-# The dashboard tests' fixture data and connector helpers, reused as they are (tests/dashboards has
-# no __init__.py: its modules are imported by file name, as pytest itself imports them).
-DASHBOARD_TESTS = Path(__file__).resolve().parents[1] / "dashboards"
-if str(DASHBOARD_TESTS) not in sys.path:
-    sys.path.insert(0, str(DASHBOARD_TESTS))
-from served_lake import (  # noqa: E402
+from served_lake import (
     LakeWriter,
     expected_states,
     fill_lake,
     lake_env,
     read_while_writing,
 )
-from snapshot_fixture import make_frames, write_snapshot  # noqa: E402
-from test_evidence_queries import (  # noqa: E402
+from snapshot_fixture import make_frames, write_snapshot
+from test_evidence_queries import (
     EVIDENCE_DIR,
     _tool,
     install_connector,
     run_queries,
 )
+
+from dashboards import data
+from dashboards.evidence import source_setup
+from orchestration import settings
+from orchestration.lake import LakeCatalog
+from orchestration.snapshot_tables import DERIVED_TABLES
 
 pytestmark = pytest.mark.lake
 

@@ -12,6 +12,7 @@ seconds, decimals as floats).
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections import Counter
 from datetime import date
@@ -179,8 +180,6 @@ def _test_kind(node: dict) -> str:
 def test_every_kind_of_data_test_ran_on_spark(builds: Builds):
     """Each generic test macro (ours are portable SQL too) and each singular test ran on Spark
     and passed: the generic ones in the incremental build, the singular ones in the full one."""
-    import json
-
     manifest = json.loads((builds.spark_work / "target" / "manifest.json").read_text())
     tests = {uid: n for uid, n in manifest["nodes"].items() if n["resource_type"] == "test"}
     ran = dict(builds.spark_incremental.results) | dict(builds.spark_full.results)
