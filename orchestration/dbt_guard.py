@@ -25,10 +25,16 @@ DuckDB then rolls back the unfinished transaction the next time the file is open
 
 Elsewhere than Linux it only runs dbt (no parent-death signal there). Linux sends the signal
 when the *thread* that started dbt ends: here the thread running the step, which waits for dbt.
+
+When the real dbt is this environment's own, the call goes to the warm dbt server
+(``orchestration/dbt_server.py``: dbt already imported, each call a forked child that prints to
+this process's stdout/stderr and dies when this process does), and only when no server answers
+is dbt exec'ed cold here. ``RUNWAY_DBT_WARM=0``: always cold.
 """
 
 import ctypes
 import os
+import shutil
 import signal
 import sys
 
@@ -53,8 +59,23 @@ def main(argv: list[str]) -> int:
     if not bind_to_parent(int(parent) if parent else None):
         print("dbt_guard: the process that started dbt has exited; dbt not run", file=sys.stderr)
         return 1
+    if _is_this_environments_dbt(dbt):
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import dbt_server
+
+        if dbt_server.enabled():
+            code = dbt_server.run_warm(argv)
+            if code is not None:
+                return code
     os.execvp(dbt, [dbt, *argv])
     return 1  # not reached: execvp replaces this process or raises
+
+
+def _is_this_environments_dbt(dbt: str) -> bool:
+    """The server imports dbt from this Python's environment: only that dbt may go warm."""
+    found = shutil.which(dbt)
+    local = os.path.join(os.path.dirname(sys.executable), "dbt")
+    return found is not None and os.path.realpath(found) == os.path.realpath(local)
 
 
 if __name__ == "__main__":

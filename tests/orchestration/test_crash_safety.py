@@ -20,6 +20,7 @@ In both cases the killed run kept its slot in the `warehouse` pool: the next run
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import signal
 import time
@@ -103,6 +104,21 @@ def assert_no_duplicates() -> None:
         "count(DISTINCT (year, month, day, carrier, flight, origin)) FROM raw.flights"
     )
     assert rows == lines == flights
+
+
+def warehouse_holders(timeout: float) -> list[str]:
+    """Processes that still have the warehouse file open, once `timeout` has passed."""
+    path = str(warehouse().resolve())
+    deadline = time.monotonic() + timeout
+    while True:
+        holders = []
+        for process in psutil.process_iter(["pid", "cmdline"]):
+            with contextlib.suppress(psutil.Error):
+                if any(f.path == path for f in process.open_files()):
+                    holders.append(f"{process.pid} {' '.join(process.info['cmdline'] or [])}")
+        if not holders or time.monotonic() > deadline:
+            return holders
+        time.sleep(0.5)
 
 
 def wal_written(wal: Path) -> bool:
@@ -250,10 +266,13 @@ def test_kill_during_dbt_build_ends_dbt_and_the_next_run_rebuilds(stack: Path) -
     assert process.returncode == -signal.SIGKILL
     assert "Finished running" not in log.read_text()  # dbt was still building
     killed_run = run_id_of(log)
-    # dbt dies with the run: no orphan keeps the warehouse locked.
+    # dbt dies with the run: no orphan keeps the warehouse locked. The run's child is the guard
+    # (orchestration/dbt_guard.py); with warm dbt the dbt itself is the dbt server's child.
     _, alive = psutil.wait_procs(dbt, timeout=30)
     alive = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
     assert alive == [], [p.cmdline() for p in alive]
+    holders = warehouse_holders(timeout=30)
+    assert holders == [], holders
 
     after = marts_days()
     states = {key: "old" if after[key] == before[key] else "new" for key in after}
