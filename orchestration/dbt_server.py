@@ -161,6 +161,11 @@ def serve(path: Path) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return  # another server for this environment is starting or serving
+    # Imports only: no dbt invocation runs here. A parse here as well would also compile dbt's
+    # (de)serializers once for all calls (≈ 3 s of CPU each), but it leaves DuckDB databases
+    # and their threads behind, and a child forked from them crashed at exit ("terminate
+    # called without an active exception"). The thread `import duckdb` starts is DuckDB's
+    # allocator's, which handles fork itself; the children open their own databases.
     import dbt.adapters.duckdb  # noqa: F401 - the adapter Runway's targets use
     import dbt.cli.main  # noqa: F401
 
