@@ -164,8 +164,11 @@ def serve(path: Path) -> None:
     # Imports only: no dbt invocation runs here. A parse here as well would also compile dbt's
     # (de)serializers once for all calls (≈ 3 s of CPU each), but it leaves DuckDB databases
     # and their threads behind, and a child forked from them crashed at exit ("terminate
-    # called without an active exception"). The thread `import duckdb` starts is DuckDB's
-    # allocator's, which handles fork itself; the children open their own databases.
+    # called without an active exception"). `import duckdb` itself starts one thread: the task
+    # scheduler of DuckDB's default (module-level, in-memory) database. A child lacks it, so
+    # it must never use that database (`duckdb.sql()`, `duckdb.execute()`): dbt-duckdb opens
+    # its own (`duckdb.connect`), with its own threads, and the child never runs the default
+    # database's destructor (it leaves with os._exit).
     import dbt.adapters.duckdb  # noqa: F401 - the adapter Runway's targets use
     import dbt.cli.main  # noqa: F401
 
