@@ -43,7 +43,9 @@ warm_probe:
       threads: 1
 """
 MACROS = """
-{% macro say(name) %}{{ print("VALUE=" ~ env_var(name, "<unset>")) }}{% endmacro %}
+{% macro say(names) %}
+  {% for name in names %}{{ print(name ~ "=" ~ env_var(name, "<unset>")) }}{% endfor %}
+{% endmacro %}
 {% macro fail() %}{{ exceptions.raise_compiler_error("probe failure") }}{% endmacro %}
 {% macro long() %}
   {% do run_query("select sum(hash(range)) from range(10000000000)") %}
@@ -51,22 +53,23 @@ MACROS = """
 """
 
 
-@pytest.fixture
-def probe(tmp_path: Path) -> dict:
-    project = tmp_path / "project"
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("dbt_server")
+    project = root / "project"
     (project / "macros").mkdir(parents=True)
     (project / "dbt_project.yml").write_text(PROJECT)
     (project / "profiles.yml").write_text(PROFILES)
     (project / "macros" / "probe.sql").write_text(MACROS)
-    servers = tmp_path / "servers"
+    servers = root / "servers"
     env = {
         **os.environ,
         "RUNWAY_DBT_EXECUTABLE": str(DBT),
         "RUNWAY_DBT_PYTHON": sys.executable,
         "RUNWAY_DBT_SERVER_DIR": str(servers),
-        "RUNWAY_DBT_SERVER_IDLE_SECONDS": "120",
+        "RUNWAY_DBT_SERVER_IDLE_SECONDS": "300",
         "DBT_PROFILES_DIR": str(project),
-        "PROBE_DB": str(tmp_path / "probe.duckdb"),
+        "PROBE_DB": str(root / "probe.duckdb"),
         "DO_NOT_TRACK": "1",
     }
     env.pop("RUNWAY_DBT_PARENT_PID", None)
@@ -76,6 +79,14 @@ def probe(tmp_path: Path) -> dict:
         if str(servers) in " ".join(process.info["cmdline"] or []):
             with contextlib.suppress(psutil.Error):
                 process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(probe: dict) -> dict:
+    """The module's one server: started by a first call, which itself runs cold."""
+    assert not list(probe["servers"].glob("*.sock"))
+    first = _say(probe, dbt_server.SERVED_BY)[dbt_server.SERVED_BY]
+    return {"pid": _server_up(probe), "first_call_served_by": first}
 
 
 def _guard(probe: dict, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -113,55 +124,45 @@ def _server_up(probe: dict) -> int:
     raise AssertionError(f"no dbt server listening within 120 s; its log:\n{log}")
 
 
-def _say(probe: dict, name: str, **env: str) -> str:
-    done = _guard(probe, "run-operation", "say", "--args", f"{{name: {name}}}", **env)
+def _say(probe: dict, *names: str, **env: str) -> dict[str, str]:
+    """The values of environment variables `names` as a dbt call (warm or cold) sees them."""
+    done = _guard(probe, "run-operation", "say", "--args", f"{{names: {list(names)}}}", **env)
     assert done.returncode == 0, done.stdout + done.stderr
-    (line,) = [line for line in done.stdout.splitlines() if line.startswith("VALUE=")]
-    return line.removeprefix("VALUE=")
+    said = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    return {name: said[name] for name in names}
 
 
-def _warm_children(server_pid: int) -> list[psutil.Process]:
-    return psutil.Process(server_pid).children()
-
-
-def test_the_first_call_is_cold_and_starts_the_server_later_calls_are_forked_by_it(probe) -> None:
-    assert _say(probe, dbt_server.SERVED_BY) == "<unset>"  # cold: exec'ed by the guard
-    server = _server_up(probe)
-    assert _say(probe, dbt_server.SERVED_BY) == str(server)
+def test_the_first_call_is_cold_and_starts_the_server_later_calls_are_forked_by_it(
+    probe, server
+) -> None:
+    assert server["first_call_served_by"] == "<unset>"  # cold: exec'ed by the guard
     # Each call has its caller's environment, not the server's nor the previous call's.
-    assert _say(probe, "PROBE_VALUE", PROBE_VALUE="first") == "first"
-    assert _say(probe, "PROBE_VALUE", PROBE_VALUE="second") == "second"
-    assert _say(probe, "PROBE_VALUE") == "<unset>"
+    served = str(server["pid"])
+    said = _say(probe, dbt_server.SERVED_BY, "PROBE_VALUE", PROBE_VALUE="first")
+    assert said == {dbt_server.SERVED_BY: served, "PROBE_VALUE": "first"}
+    said = _say(probe, dbt_server.SERVED_BY, "PROBE_VALUE")
+    assert said == {dbt_server.SERVED_BY: served, "PROBE_VALUE": "<unset>"}
 
 
-def test_a_warm_call_exits_and_prints_as_a_cold_one(probe) -> None:
-    _say(probe, "HOME")
-    _server_up(probe)
+def test_a_warm_call_exits_and_prints_as_a_cold_one(probe, server) -> None:
     cold = _guard(probe, "run-operation", "fail", RUNWAY_DBT_WARM="0")
     warm = _guard(probe, "run-operation", "fail")
     assert cold.returncode == warm.returncode != 0
     assert "probe failure" in cold.stdout and "probe failure" in warm.stdout
-    usage_cold = _guard(probe, "no-such-command", RUNWAY_DBT_WARM="0")
-    usage_warm = _guard(probe, "no-such-command")
-    assert usage_cold.returncode == usage_warm.returncode == 2
-    assert usage_warm.stderr.strip() == usage_cold.stderr.strip()
+    usage = _guard(probe, "no-such-command")  # click's usage error: exit code 2
+    assert usage.returncode == 2 and "No such command 'no-such-command'" in usage.stderr
 
 
-def test_off_means_cold_and_no_server(probe) -> None:
-    assert _say(probe, dbt_server.SERVED_BY, RUNWAY_DBT_WARM="0") == "<unset>"
-    assert not list(probe["servers"].glob("*.sock"))
+def test_off_means_cold_even_with_a_server_up(probe, server) -> None:
+    said = _say(probe, dbt_server.SERVED_BY, RUNWAY_DBT_WARM="0")
+    assert said == {dbt_server.SERVED_BY: "<unset>"}
 
 
-def test_a_warm_dbt_dies_with_its_caller(probe) -> None:
+def test_a_warm_dbt_dies_with_its_caller(probe, server) -> None:
     """The guard is SIGKILLed with the Dagster run (PR_SET_PDEATHSIG): its dbt must go too."""
-    _say(probe, "HOME")
-    server = _server_up(probe)
     guard = _start_guard(probe, "run-operation", "long")
     try:
-        deadline = time.monotonic() + 60
-        while not _warm_children(server) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        (child,) = _warm_children(server)
+        child = _the_warm_child(server["pid"])
         time.sleep(2)  # inside the long query (minutes)
         assert child.is_running(), guard.communicate()[0]
         guard.kill()
@@ -173,16 +174,11 @@ def test_a_warm_dbt_dies_with_its_caller(probe) -> None:
         guard.communicate()
 
 
-def test_sigint_to_the_caller_stops_the_warm_dbt(probe) -> None:
+def test_sigint_to_the_caller_stops_the_warm_dbt(probe, server) -> None:
     """dagster-dbt cancels dbt with SIGINT: forwarded, dbt stops and the call fails."""
-    _say(probe, "HOME")
-    server = _server_up(probe)
     guard = _start_guard(probe, "run-operation", "long")
     try:
-        deadline = time.monotonic() + 60
-        while not _warm_children(server) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        (child,) = _warm_children(server)
+        child = _the_warm_child(server["pid"])
         time.sleep(2)
         guard.send_signal(signal.SIGINT)
         output, _ = guard.communicate(timeout=60)
@@ -192,3 +188,14 @@ def test_sigint_to_the_caller_stops_the_warm_dbt(probe) -> None:
     finally:
         guard.kill()
         guard.communicate()
+
+
+def _the_warm_child(server_pid: int) -> psutil.Process:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        children = [c for c in psutil.Process(server_pid).children() if c.is_running()]
+        if children:
+            (child,) = children
+            return child
+        time.sleep(0.2)
+    raise AssertionError("the server forked no child for the call within 60 s")
