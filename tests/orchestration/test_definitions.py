@@ -150,3 +150,25 @@ def test_loading_imports_no_data_or_ml_library() -> None:
     lines = result.stdout.strip().splitlines()
     loaded = lines[-1].split(",") if lines and lines[-1] else []
     assert loaded == [], f"imported at definitions load: {loaded}"
+
+
+def test_every_sensor_and_schedule_runs_by_default_the_feed_in_demo_mode() -> None:
+    """On a fresh instance (make dev) nothing has to be switched on in the UI: every sensor and
+    schedule starts running, the demo feed only when RUNWAY_DEMO_FEED=1 (issue #7, point 2).
+    Dagster's own automation-condition sensor, which starts stopped, is replaced by Runway's."""
+    from orchestration.definitions import defs
+
+    sensors = {sensor.name: sensor for sensor in defs.sensors}
+    assert "runway_automation_sensor" in sensors
+    assert "default_automation_condition_sensor" not in sensors
+    assert {
+        name
+        for name, sensor in sensors.items()
+        if sensor.default_status != dg.DefaultSensorStatus.RUNNING
+    } == set()
+    schedules = {schedule.name: schedule for schedule in defs.schedules}
+    assert "reference_tables_schedule" in schedules
+    demo = settings.load().demo_feed
+    for name, schedule in schedules.items():
+        running = schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+        assert running == (demo if name == "live_feed_schedule" else True), name
