@@ -96,8 +96,11 @@ def run_warm(argv: list[str]) -> int | None:
             "env": dict(os.environ),
             "umask": _umask(),
         }
-        _send(client, json.dumps(request).encode(), fds=_standard_fds())
-        reply = _receive(client)
+        try:
+            _send(client, json.dumps(request).encode(), fds=_standard_fds())
+            reply = _receive(client)
+        except OSError:
+            reply = None
         if reply is None:  # the server went away before forking: cold it is
             return None
         child = json.loads(reply)["pid"]
@@ -177,8 +180,10 @@ def serve(path: Path) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
     os.chmod(path, 0o600)
+    bound = path.stat().st_ino  # a later server's socket at this path is not ours to remove
     listener.listen(64)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop listening, remove the socket
     print(f"dbt server {os.getpid()} listening on {path}", flush=True)
     try:
         while select.select([listener], [], [], IDLE_SECONDS)[0]:
@@ -186,11 +191,12 @@ def serve(path: Path) -> None:
             if os.fork() == 0:
                 listener.close()
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 os._exit(_call(connection))
             connection.close()
     finally:
         with contextlib.suppress(FileNotFoundError):
-            if path.stat().st_ino == os.fstat(listener.fileno()).st_ino:
+            if path.stat().st_ino == bound:
                 path.unlink()
         listener.close()
 

@@ -3,10 +3,13 @@ order in which pytest-xdist hands the modules out (`make test` runs the suite on
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from pipeline_base import build_base
 from shared_fixtures import build_once, xdist_worker
@@ -37,6 +40,23 @@ LONGEST_FIRST = (
     "tests/lake/test_lake_concurrency.py",
     "tests/bench/test_bench_lake.py",
 )
+
+
+# Warm dbt (orchestration/dbt_server.py): the suite's dbt calls share this environment's server;
+# it goes away 2 minutes after the suite's last call instead of 30, and the controlling pytest
+# stops it at the end (nothing of the suite's outlives it).
+os.environ.setdefault("RUNWAY_DBT_SERVER_IDLE_SECONDS", "120")
+DBT_SERVER = str(Path(__file__).resolve().parents[1] / "orchestration" / "dbt_server.py")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if xdist_worker(session.config) is not None:
+        return  # a worker: the others may still call dbt
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if DBT_SERVER in cmdline and "serve" in cmdline:
+            with contextlib.suppress(psutil.Error):
+                process.terminate()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
