@@ -17,6 +17,7 @@ from datetime import date
 import dagster as dg
 import psutil
 
+from bench.pipeline_run import step_timings
 from orchestration.definitions import defs
 from orchestration.materialize import materialize_all
 
@@ -51,23 +52,6 @@ def _message(error) -> str:
     return "\n caused by: ".join(messages)
 
 
-_STEP_ENDS = (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE)
-
-
-def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
-    """Each step's wall time, from its start and end events in the run's event log."""
-    starts, seconds = {}, {}
-    for entry in instance.all_logs(run_id):
-        event = entry.dagster_event
-        if event is None or event.step_key is None:
-            continue
-        if event.event_type == dg.DagsterEventType.STEP_START:
-            starts[event.step_key] = entry.timestamp
-        elif event.step_key in starts and event.event_type in _STEP_ENDS:
-            seconds[event.step_key] = round(entry.timestamp - starts[event.step_key], 1)
-    return seconds
-
-
 def _cpu(who: int) -> float:
     usage = resource.getrusage(who)
     return round(usage.ru_utime + usage.ru_stime, 1)
@@ -98,7 +82,11 @@ def main(mode: str, start: str, end: str) -> int:
             event.step_key: _message(event.event_specific_data.error)
             for event in result.get_step_failure_events()
         }
-        steps = _step_seconds(instance, result.run_id)
+        steps = {
+            step: round(timing["seconds"], 1)
+            for step, timing in step_timings(instance, result.run_id).items()
+            if timing["seconds"] is not None
+        }
     print(
         json.dumps(
             {
