@@ -34,7 +34,6 @@ is dbt exec'ed cold here. ``RUNWAY_DBT_WARM=0``: always cold.
 
 import ctypes
 import os
-import shutil
 import signal
 import sys
 
@@ -59,23 +58,15 @@ def main(argv: list[str]) -> int:
     if not bind_to_parent(int(parent) if parent else None):
         print("dbt_guard: the process that started dbt has exited; dbt not run", file=sys.stderr)
         return 1
-    if _is_this_environments_dbt(dbt):
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        import dbt_server
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import dbt_server
 
-        if dbt_server.enabled():
-            code = dbt_server.run_warm(argv)
-            if code is not None:
-                return code
+    if dbt_server.is_this_environments_dbt(dbt) and dbt_server.enabled():
+        code = dbt_server.run_warm(argv)
+        if code is not None:
+            return code
     os.execvp(dbt, [dbt, *argv])
     return 1  # not reached: execvp replaces this process or raises
-
-
-def _is_this_environments_dbt(dbt: str) -> bool:
-    """The server imports dbt from this Python's environment: only that dbt may go warm."""
-    found = shutil.which(dbt)
-    local = os.path.join(os.path.dirname(sys.executable), "dbt")
-    return found is not None and os.path.realpath(found) == os.path.realpath(local)
 
 
 if __name__ == "__main__":

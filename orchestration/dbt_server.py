@@ -36,6 +36,7 @@ import io
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -72,6 +73,15 @@ def socket_path() -> Path:
         )
     )
     return server_dir() / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.sock"
+
+
+def is_this_environments_dbt(executable: str) -> bool:
+    """`executable` (a path, or a name on PATH) is dbt-core's entry point beside this Python.
+
+    That dbt is the one the server imports, and the installed dbt-core's version is its own."""
+    found = shutil.which(executable)
+    local = os.path.join(os.path.dirname(sys.executable), "dbt")
+    return found is not None and os.path.realpath(found) == os.path.realpath(local)
 
 
 # --- the client: orchestration/dbt_guard.py ------------------------------------------------------
@@ -205,7 +215,7 @@ def _call(connection: socket.socket) -> int:
     """In the forked child: become the caller's dbt call, report its exit code."""
     try:
         message, fds = _receive_with_fds(connection)
-    except (ConnectionError, struct.error):
+    except ConnectionError:
         return 0  # a connection that asked nothing (a probe): nothing to run
     request = json.loads(message)
     for target, fd in enumerate(fds):
@@ -276,18 +286,16 @@ def _receive(sock: socket.socket) -> bytes | None:
 
 
 def _receive_with_fds(sock: socket.socket) -> tuple[bytes, list[int]]:
+    """A message whose descriptors ride on its first bytes (recvmsg), the rest as `_receive`."""
     fds = array.array("i")
-    data, ancillary, _, _ = sock.recvmsg(1 << 20, socket.CMSG_LEN(3 * fds.itemsize))
+    first, ancillary, _, _ = sock.recvmsg(_HEADER.size, socket.CMSG_LEN(3 * fds.itemsize))
     for level, kind, payload in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-    (size,) = _HEADER.unpack(data[: _HEADER.size])
-    body = data[_HEADER.size :]
-    while len(body) < size:
-        more = sock.recv(size - len(body))
-        if not more:
-            raise ConnectionError("the caller left in the middle of its request")
-        body += more
+    rest = _exactly(sock, _HEADER.size - len(first)) if first else None
+    body = None if rest is None else _exactly(sock, _HEADER.unpack(first + rest)[0])
+    if body is None:
+        raise ConnectionError("the caller left before its request was whole")
     return body, list(fds)
 
 

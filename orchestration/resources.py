@@ -37,6 +37,7 @@ from pydantic import PrivateAttr
 
 from orchestration import settings
 from orchestration.dbt_project import runway_dbt_project
+from orchestration.dbt_server import is_this_environments_dbt
 
 logger = logging.getLogger(__name__)
 
@@ -312,7 +313,7 @@ class RunwayDbtCliResource(DbtCliResource):
         The `dbt` beside this interpreter is dbt-core's entry point in this environment: its
         version is the installed package's. Any other dbt is asked, as dagster-dbt does.
         """
-        if Path(self.real_dbt_executable) == Path(sys.executable).with_name("dbt"):
+        if is_this_environments_dbt(self.real_dbt_executable):
             return parse_version(importlib.metadata.version("dbt-core"))
         return super()._cli_version
 
