@@ -29,7 +29,7 @@ when the *thread* that started dbt ends: here the thread running the step, which
 When the real dbt is this environment's own, the call goes to the warm dbt server
 (``orchestration/dbt_server.py``: dbt already imported, each call a forked child that prints to
 this process's stdout/stderr and dies when this process does), and only when no server answers
-is dbt exec'ed cold here. ``RUNWAY_DBT_WARM=0``: always cold.
+is dbt exec'ed cold here. Only for the ``duckdb`` target; ``RUNWAY_DBT_WARM=0``: always cold.
 """
 
 import ctypes
@@ -61,7 +61,7 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import dbt_server
 
-    if dbt_server.is_this_environments_dbt(dbt) and dbt_server.enabled():
+    if dbt_server.is_this_environments_dbt(dbt) and dbt_server.enabled(argv):
         code = dbt_server.run_warm(argv)
         if code is not None:
             return code

@@ -53,8 +53,25 @@ _FORWARDED = (signal.SIGINT, signal.SIGTERM)
 SERVED_BY = "RUNWAY_DBT_SERVED_BY"
 
 
-def enabled() -> bool:
-    return os.environ.get("RUNWAY_DBT_WARM", "1").strip().lower() not in {"0", "false", "no"}
+def enabled(argv: list[str]) -> bool:
+    """Warm for the `duckdb` target only, unless `RUNWAY_DBT_WARM=0`.
+
+    On `lake` a forked dbt crashed once (CI, session 7: a segfault inside the ducklake
+    extension; the child inherits the server's DuckDB module state, including the default
+    database's thread it lacks). Calls for `lake` and `spark` run cold, as before warm dbt."""
+    if os.environ.get("RUNWAY_DBT_WARM", "1").strip().lower() in {"0", "false", "no"}:
+        return False
+    return _target(argv) == "duckdb"
+
+
+def _target(argv: list[str]) -> str:
+    """The dbt target of a call: its `--target`/`-t`, else the profile's ($RUNWAY_TARGET)."""
+    for i, arg in enumerate(argv):
+        if arg in ("--target", "-t") and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--target="):
+            return arg.split("=", 1)[1]
+    return os.environ.get("RUNWAY_TARGET") or "duckdb"
 
 
 def server_dir() -> Path:

@@ -199,3 +199,18 @@ def _the_warm_child(server_pid: int) -> psutil.Process:
             return child
         time.sleep(0.2)
     raise AssertionError("the server forked no child for the call within 60 s")
+
+
+def test_only_the_duckdb_target_goes_warm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On `lake` a forked dbt crashed inside the ducklake extension: lake and spark run cold."""
+    monkeypatch.delenv("RUNWAY_DBT_WARM", raising=False)
+    monkeypatch.delenv("RUNWAY_TARGET", raising=False)
+    assert dbt_server.enabled(["build", "--target", "duckdb"])
+    assert dbt_server.enabled(["build"])
+    assert not dbt_server.enabled(["build", "--target", "lake"])
+    assert not dbt_server.enabled(["build", "--target=spark"])
+    monkeypatch.setenv("RUNWAY_TARGET", "lake")
+    assert not dbt_server.enabled(["build"])
+    monkeypatch.setenv("RUNWAY_TARGET", "duckdb")
+    monkeypatch.setenv("RUNWAY_DBT_WARM", "0")
+    assert not dbt_server.enabled(["build", "--target", "duckdb"])
