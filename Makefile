@@ -21,7 +21,7 @@ DEFS := -m orchestration.definitions
 MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.yaml' -o -name '*.csv' \) -print 2>/dev/null)
 
-.PHONY: help install run materialize summary test test-spark lint format dev feed dashboard mlflow serve docs clean bench bench-spark
+.PHONY: help install run materialize summary test test-spark lint format dev feed dashboard mlflow serve docs clean bench bench-spark bench-live bench-year
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -112,6 +112,8 @@ test-spark: install ## the dbt project built on Spark local (installs pyspark: 4
 # declarative automation carry each day to the dashboards. See README, "Automation".
 FEED_CUTOFF ?= 2013-12-17
 DAYS ?= 1
+DAGSTER_PORT ?= 3000
+DASHBOARD_PORT ?= 8501
 
 # A data dir with no serving snapshot yet (a fresh clone, no `make run`) is first materialized up to
 # FEED_CUTOFF in one run, as `make run` does: on an empty warehouse the automation's small dbt
@@ -123,15 +125,15 @@ dev: install ## seed up to FEED_CUTOFF (materialize it if nothing is published),
 	  $(RUN) python -m orchestration.materialize --start $(START) --end $(FEED_CUTOFF) || \
 	  echo "That first run failed: see it in the Dagster UI (Runs), fix it, then make materialize END=$(FEED_CUTOFF)."; }
 	trap 'kill 0' EXIT; \
-	$(RUN) streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true --browser.gatherUsageStats false & \
+	$(RUN) streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port $(DASHBOARD_PORT) --server.headless true --browser.gatherUsageStats false & \
 	RUNWAY_DEMO_FEED=$${RUNWAY_DEMO_FEED:-1} DAGSTER_GRPC_TIMEOUT_SECONDS=$${DAGSTER_GRPC_TIMEOUT_SECONDS:-180} \
-	  $(DAGSTER) dev -h 127.0.0.1 -p 3000
+	  $(DAGSTER) dev -h 127.0.0.1 -p $(DAGSTER_PORT)
 
 feed: .venv/.installed ## deliver the next DAYS day(s) of files to the landing zone, as the upstream would
 	$(RUN) python -m orchestration.seed.feed --days $(DAYS)
 
-dashboard: .venv/.installed ## only the Streamlit app on 127.0.0.1:8501
-	$(RUN) streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true --browser.gatherUsageStats false
+dashboard: .venv/.installed ## only the Streamlit app on 127.0.0.1:$(DASHBOARD_PORT)
+	$(RUN) streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port $(DASHBOARD_PORT) --server.headless true --browser.gatherUsageStats false
 
 mlflow: .venv/.installed ## MLflow UI on 127.0.0.1:5000 over the tracking store (data/mlflow; on lake: PostgreSQL)
 	$(RUN) mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri "$$($(RUN) python -c 'from orchestration import settings; print(settings.load().mlflow_tracking_uri)')"
@@ -178,6 +180,15 @@ BENCH_ARGS ?=
 
 bench: install ## benchmark pipeline vs baseline, lake, Spark if installed (SCALES BENCH_TARGETS) into bench/results/
 	BENCH_TARGETS="$(BENCH_TARGETS)" BENCH_SPARK="$(BENCH_SPARK)" $(RUN) python -m bench --scales "$(SCALES)" --start $(BENCH_START) --end $(BENCH_END) $(BENCH_ARGS)
+
+# Issue #17: the live stack as `make dev` runs it (webserver + daemon), days delivered one by one,
+# each day's latency from the landing file to the snapshot split into hops; see docs/benchmark.md.
+bench-live: install ## live latency: make dev's stack, 5 days delivered, file -> snapshot per day (bench/live.py)
+	$(RUN) python -m bench.live $(BENCH_ARGS)
+
+# Issue #17 point 4: the whole year at scale 10 (3.36 M flights), pipeline vs baseline. Long.
+bench-year: install ## the whole year at scale 10: full refresh vs baseline, stages, peak RSS (long)
+	BENCH_TARGETS=duckdb BENCH_SPARK=off $(RUN) python -m bench --year $(BENCH_ARGS)
 
 bench-spark: install ## make bench with the Spark build (installs the spark group: pyspark 457 MB, Java 17+)
 	$(UV) sync --frozen --group spark
