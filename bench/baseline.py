@@ -140,7 +140,17 @@ def train(con, current: settings.Settings) -> dict:
         con.execute(f"CREATE OR REPLACE TABLE ml.{name} AS SELECT * FROM _rows")
         con.unregister("_rows")
     con.execute("COMMIT")
-    return {"model_version": str(version), "champion": registration.is_champion}
+    return {
+        "model_version": str(version),
+        "champion": registration.is_champion,
+        # What training cost, and on how many rows (the cap, TrainConfig.train_max_rows).
+        "train_rows_available": result.train_rows_available,
+        "train_rows_used": result.train_rows_used,
+        "valid_rows": result.split.valid_rows,
+        "fit_seconds": round(result.fit_seconds, 1),
+        "evaluate_seconds": round(result.evaluate_seconds, 1),
+        "candidate_roc_auc": round(result.candidate_metrics["roc_auc"], 4),
+    }
 
 
 def score(con, current: settings.Settings, first: date, end: date) -> dict:

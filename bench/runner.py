@@ -30,6 +30,9 @@ scales: the definitions load (a fresh `import orchestration.definitions` vs `imp
 dagster_dbt`, medians). The dbt project is compiled for the baseline once, before any timing.
 
 Results: `bench/results/<date>-<commit>.json` and `.md`, and `bench/results/latest.md`.
+
+`--year` (`make bench-year`) runs instead only the full refresh of the whole of 2013 at scale 10,
+pipeline vs baseline (bench/year.py; issue #17, point 4).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ import psutil
 from bench import dbt_sql, report, report_targets, stats
 from bench import lake as lake_bench
 from bench import spark as spark_bench
+from bench import year as year_bench
 from bench.measure import Measured, run_measured
 from bench.queries import time_open, time_queries
 from orchestration import settings
@@ -374,6 +378,73 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def run_year(args: argparse.Namespace) -> int:
+    """`--year`: the whole year's full refresh at one scale, pipeline vs baseline (bench/year.py).
+
+    Results: `bench/results/<date>-<commit>-year[-tag].json` and `.md`, and `latest-year.md`
+    (`latest.md` stays the default benchmark's). Written also when the run stops half-way.
+    """
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="runway-bench-year-"))
+    work.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    commit = _git("rev-parse", "--short", "HEAD") or "unknown"
+    results: dict = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": commit,
+        "dirty": bool(_git("status", "--porcelain")),
+        "machine": machine_info(),
+        "work_dir": str(work),
+        "year": {"scale": args.year_scale},
+    }
+    stem = f"{results['started_at'][:10]}-{commit}-year{'-' + args.tag if args.tag else ''}"
+    if args.omp_threads is not None:
+        os.environ["OMP_NUM_THREADS"] = str(args.omp_threads)
+    results["omp_num_threads"] = os.environ.get("OMP_NUM_THREADS")
+    _log(f"work dir {work}; the whole year at scale {args.year_scale}, full refresh")
+    try:
+        _log("compiling the dbt project for the baseline (not timed)")
+        target = work / "dbt-full"
+        dbt_sql.compile_project(
+            settings.DBT_PROJECT_DIR,
+            target,
+            {
+                "min_date": year_bench.YEAR_START.isoformat(),
+                "max_date": (year_bench.YEAR_END + timedelta(1)).isoformat(),
+            },
+            target / "db" / "warehouse.duckdb",
+        )
+        results["year"] = year_bench.bench_year(
+            args.year_scale,
+            work / f"year-scale-{args.year_scale}",
+            target / "manifest.json",
+            seed=_seed,
+            pipeline=_pipeline,
+            baseline=_baseline,
+            child_env=child_env,
+            snapshot_counts=snapshot_counts,
+            snapshot_file=settings.SNAPSHOT_FILE,
+            log=_log,
+        )
+        results["verdicts"] = [v.as_dict() for v in year_bench.year_verdicts(results["year"])]
+    except (RuntimeError, KeyboardInterrupt) as error:
+        results["year_error"] = f"{type(error).__name__}: {str(error)[-1500:]}"
+        _log(f"year: stopped: {results['year_error']}")
+    finally:
+        results["total_seconds"] = time.perf_counter() - began
+        results["machine"]["load_average_at_end"] = list(os.getloadavg())
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        (args.out_dir / f"{stem}.json").write_text(json.dumps(results, indent=2, default=str))
+        markdown = year_bench.render(results)
+        (args.out_dir / f"{stem}.md").write_text(markdown)
+        (args.out_dir / "latest-year.md").write_text(markdown)
+        _log(f"results: {args.out_dir / stem}.json and .md")
+    if "verdicts" in results:
+        print(report.verdict_table(results["verdicts"]))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if "verdicts" in results else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
@@ -392,6 +463,12 @@ def main(argv: list[str] | None = None) -> int:
         "--no-backfill",
         action="store_true",
         help="skip the backfill of the window after each full refresh (one run less per scale)",
+    )
+    parser.add_argument(
+        "--no-live",
+        action="store_true",
+        help="skip the live stage (bench/live.py: make dev's stack, days delivered one by one; "
+        "issue #17), which otherwise runs after the scales",
     )
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--tag", default="", help="suffix of the result files' names")
@@ -423,7 +500,16 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="OMP_NUM_THREADS for every measured process (default: unset, as `make run`)",
     )
+    parser.add_argument(
+        "--year",
+        action="store_true",
+        help="only the full refresh of the whole of 2013 at --year-scale, pipeline vs baseline "
+        "(make bench-year; long: see docs/benchmark.md)",
+    )
+    parser.add_argument("--year-scale", type=int, default=year_bench.YEAR_SCALE)
     args = parser.parse_args(argv)
+    if args.year:
+        return run_year(args)
     scales = sorted({int(s) for s in args.scales.replace(",", " ").split()})
     day = args.end + timedelta(days=1)
     if args.end < args.start or day.year != 2013:
@@ -536,6 +622,12 @@ def main(argv: list[str] | None = None) -> int:
                     failed = True
                     results["spark"] = {"status": f"failed: {str(error)[-1500:]}"}
                     _log(f"scale {scale}: Spark build failed: {str(error)[-1500:]}")
+        if not args.no_live:
+            from bench import live
+
+            _log("live stage (bench/live.py): make dev's stack, days delivered one by one")
+            results["live"] = live.run_stage(work / "live")
+            failed = failed or results["live"]["status"] != "ok"
     finally:
         if setup is not None:
             setup.cluster.stop()
@@ -553,6 +645,8 @@ def main(argv: list[str] | None = None) -> int:
     (args.out_dir / "latest.md").write_text(markdown)
     if "verdicts" in results:
         print(report.verdict_table(results["verdicts"]))
+    if results.get("live"):
+        print(report.verdict_table(results["live"]["verdicts"]))
     for scale, passed in report_targets.reader_verdicts(results):
         print(f"lake reader at scale {scale}: {'PASS' if passed else 'FAIL'} (0 errors)")
     _log(f"table: {args.out_dir / 'latest.md'}; total {results['total_seconds'] / 60:.1f} min")

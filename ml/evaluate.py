@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from ml.split import sample_positions
+
 CALIBRATION_SCHEMA = {
     "bin": pl.Int32,
     "mean_predicted": pl.Float64,
@@ -77,10 +79,7 @@ def importance_sample(n_rows: int, max_rows: int, seed: int) -> np.ndarray:
     """Sorted row positions of a seeded sample of min(n_rows, max_rows) rows (all if smaller)."""
     if max_rows < 1:
         raise ValueError(f"max_rows must be >= 1, got {max_rows}")
-    if n_rows <= max_rows:
-        return np.arange(n_rows)
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(n_rows, size=max_rows, replace=False))
+    return sample_positions(n_rows, max_rows, seed)
 
 
 def permutation_importance_table(

@@ -470,6 +470,9 @@ def _log_into_active_run(
             "train_positive_rate": result.train_positive_rate,
             "valid_positive_rate": result.valid_positive_rate,
             "train_rows": result.split.train_rows,
+            # The training cap (config param train_max_rows): rows available vs fitted on.
+            "train_rows_available": result.train_rows_available,
+            "train_rows_used": result.train_rows_used,
             "valid_rows": result.split.valid_rows,
             "fit_seconds": result.fit_seconds,
             "evaluate_seconds": result.evaluate_seconds,

@@ -5,6 +5,9 @@ default the validation set is the last `validation_fraction` of the distinct dat
 date, and at least one date is left for training), so it works on three days as well as on a year.
 An explicit `validation_start` date overrides the fraction. `train_start` / `validation_end`
 (inclusive) first restrict the data to a window, e.g. to train on Jan-Jun and validate on July.
+
+`sample_rows` bounds a set to a seeded uniform sample of rows (the training cap,
+`TrainConfig.train_max_rows`, and the permutation-importance sample use the same draw).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import polars as pl
 
 from ml.features import DATE_COLUMN, with_date_column
@@ -107,3 +111,27 @@ def time_split(
         valid_rows=valid.height,
     )
     return train, valid, window
+
+
+def sample_positions(n_rows: int, max_rows: int | None, seed: int) -> np.ndarray:
+    """Sorted positions of a seeded uniform sample of min(n_rows, max_rows) of n_rows rows.
+
+    All rows (0..n_rows-1) when n_rows <= max_rows or max_rows is None. Sorted, so that a
+    sample keeps the rows' order (time order, for the training set). Same arguments, same rows.
+    """
+    if max_rows is not None and max_rows < 1:
+        raise ValueError(f"max_rows must be >= 1 or None, got {max_rows}")
+    if max_rows is None or n_rows <= max_rows:
+        return np.arange(n_rows)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_rows, size=max_rows, replace=False))
+
+
+def sample_rows(frame: pl.DataFrame, max_rows: int | None, seed: int) -> pl.DataFrame:
+    """`frame` itself when it has at most `max_rows` rows (or max_rows is None), else a seeded
+    uniform sample of exactly `max_rows` of its rows, in their original order."""
+    if max_rows is None or frame.height <= max_rows:
+        if max_rows is not None and max_rows < 1:
+            raise ValueError(f"max_rows must be >= 1 or None, got {max_rows}")
+        return frame
+    return frame[sample_positions(frame.height, max_rows, seed)]

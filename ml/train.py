@@ -5,6 +5,12 @@ The candidate is ONE scikit-learn Pipeline (preprocessing + HistGradientBoosting
 native categorical handling) that takes the raw feature frame of `ml.features.to_pandas_features`
 and is logged and served as a whole. The baselines are trained and scored on the same time split:
 the base rate (`DummyClassifier(strategy="prior")`) and a logistic regression (one-hot + scaling).
+
+Bounded cost: all three are fitted on at most `TrainConfig.train_max_rows` training rows (a
+seeded uniform sample when the window holds more), and only that sample is converted to the
+pandas frame the models take; the metrics and the calibration use every validation row, the
+permutation importance a seeded sample of `importance_max_rows` of them. So fit time and memory
+are bounded by the config, not by the history, and validation costs one prediction per row.
 """
 
 from __future__ import annotations
@@ -32,14 +38,16 @@ from ml.config import TrainConfig
 from ml.evaluate import calibration_table, permutation_importance_table, with_model_version
 from ml.features import (
     CATEGORICAL_FEATURES,
+    DATE_COLUMN,
     FEATURES,
     LABEL,
     NUMERIC_FEATURES,
     labelled,
+    require_columns,
     to_label,
     to_pandas_features,
 )
-from ml.split import TimeSplit, time_split
+from ml.split import TimeSplit, sample_rows, time_split
 
 CANDIDATE = "candidate"
 BASE_RATE = "base_rate"
@@ -166,6 +174,10 @@ class TrainingResult:
     valid_positive_rate: float
     fit_seconds: float
     evaluate_seconds: float
+    # Labelled rows of the training window, and how many of them the models were fitted on
+    # (fewer when the window holds more than `config.train_max_rows`).
+    train_rows_available: int
+    train_rows_used: int
     trained_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     features: tuple[str, ...] = FEATURES
 
@@ -220,19 +232,31 @@ class TrainingResult:
 def train_and_evaluate(features: pl.DataFrame, config: TrainConfig | None = None) -> TrainingResult:
     """Fit the candidate and both baselines on the earlier dates, score them on the later ones.
 
-    `features` is `ml.flight_features` (polars); rows with a NULL label are dropped first.
+    `features` is `ml.flight_features` (polars); rows with a NULL label are dropped first. The
+    models are fitted on at most `config.train_max_rows` of the training rows (a seeded uniform
+    sample: same data and config, same rows, same models); every validation row is scored.
     Raises ValueError if fewer than 2 labelled dates or a single class in the training set.
     """
     config = config or TrainConfig()
+    # Only the columns the split and the models read: every copy below (the labelled rows, the
+    # two sets) then leaves the ids and any other column behind.
+    needed = [DATE_COLUMN, *FEATURES, LABEL]
+    require_columns(features, needed)
     train, valid, window = time_split(
-        labelled(features),
+        labelled(features.select(needed)),
         config.validation_fraction,
         config.validation_start,
         train_start=config.train_start,
         validation_end=config.validation_end,
     )
+    # Sampled before the pandas conversion: the object columns of the categoricals cost far
+    # more memory per row than the polars frame.
+    train = sample_rows(train, config.train_max_rows, config.seed)
     X_train, y_train = to_pandas_features(train), to_label(train)
+    train_rows_used = train.height
+    del train
     X_valid, y_valid = to_pandas_features(valid), to_label(valid)
+    del valid
     if np.unique(y_train).size < 2:
         raise ValueError(
             f"the training window {window.train_start}..{window.train_end} has a single "
@@ -279,4 +303,6 @@ def train_and_evaluate(features: pl.DataFrame, config: TrainConfig | None = None
         valid_positive_rate=float(y_valid.mean()),
         fit_seconds=fit_seconds,
         evaluate_seconds=evaluate_seconds,
+        train_rows_available=window.train_rows,
+        train_rows_used=train_rows_used,
     )

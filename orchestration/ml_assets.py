@@ -92,6 +92,12 @@ class ModelTrainingConfig(dg.Config):
     logistic_c: float = Field(
         default=_DEFAULTS.logistic_c, gt=0, description="Inverse regularisation of the baseline."
     )
+    train_max_rows: int | None = Field(
+        default=_DEFAULTS.train_max_rows,
+        ge=1,
+        description="Fit the model and its baselines on a seeded uniform sample of at most this "
+        "many training rows (null: every row); validation always uses every row.",
+    )
     calibration_bins: int = Field(default=_DEFAULTS.calibration_bins, ge=1)
     importance_max_rows: int = Field(
         default=_DEFAULTS.importance_max_rows,
@@ -124,6 +130,7 @@ class ModelTrainingConfig(dg.Config):
             max_bins=self.max_bins,
             logistic_c=self.logistic_c,
             validation_fraction=self.validation_fraction,
+            train_max_rows=self.train_max_rows,
             calibration_bins=self.calibration_bins,
             importance_max_rows=self.importance_max_rows,
             importance_repeats=self.importance_repeats,
@@ -280,6 +287,8 @@ def flight_delay_model(context: dg.AssetExecutionContext, config: ModelTrainingC
                     f"{split['valid_start']}..{split['valid_end']}"
                 ),
                 "train_rows": dg.MetadataValue.int(result.split.train_rows),
+                "train_rows_available": dg.MetadataValue.int(result.train_rows_available),
+                "train_rows_used": dg.MetadataValue.int(result.train_rows_used),
                 "valid_rows": dg.MetadataValue.int(result.split.valid_rows),
                 "mlflow_run_id": dg.MetadataValue.text(registration.run_id),
                 "model_uri": dg.MetadataValue.text(registration.model_uri),

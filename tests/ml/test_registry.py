@@ -187,6 +187,10 @@ def test_run_has_params_metrics_tags_and_feature_list(story, store):
     artifacts = {a.path for a in mlflow_client.list_artifacts(run.info.run_id)}
     assert "features.json" in artifacts
     assert params["importance_repeats"] == "2" and params["calibration_bins"] == "10"
+    # The training cap and what it left: the fixture is under the default cap.
+    assert params["train_max_rows"] == str(story.first.config.train_max_rows)
+    assert metrics["train_rows_available"] == story.first.split.train_rows
+    assert metrics["train_rows_used"] == story.first.train_rows_used == story.first.split.train_rows
 
 
 def test_run_has_evaluation_tables_and_plots(story, store):

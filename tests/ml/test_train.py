@@ -152,6 +152,19 @@ def test_score_every_flight_including_cancelled(result, features):
     assert empty.height == 0 and empty.columns == scored.columns
 
 
+def test_scoring_in_chunks_changes_no_prediction(result, features):
+    whole = score(result.pipeline, features, chunk_rows=features.height)
+    chunked = score(result.pipeline, features, chunk_rows=7)  # the last chunk is partial
+    assert features.height % 7 and chunked.height == features.height
+    assert chunked["flight_id"].to_list() == features["flight_id"].to_list()
+    np.testing.assert_array_equal(
+        chunked["predicted_delay_probability"].to_numpy(),
+        whole["predicted_delay_probability"].to_numpy(),
+    )
+    with pytest.raises(ValueError, match="chunk_rows"):
+        score(result.pipeline, features, chunk_rows=0)
+
+
 def test_feature_list_is_the_contract():
     assert len(FEATURES) == 13 and len(set(FEATURES)) == 13
 

@@ -131,6 +131,7 @@ def test_config_maps_every_setting_to_the_train_config() -> None:
         calibration_bins=5,
         importance_max_rows=100,
         importance_repeats=1,
+        train_max_rows=1_000,
         seed=3,
     )
     assert config.to_train_config() == TrainConfig(
@@ -148,9 +149,11 @@ def test_config_maps_every_setting_to_the_train_config() -> None:
         calibration_bins=5,
         importance_max_rows=100,
         importance_repeats=1,
+        train_max_rows=1_000,
         seed=3,
     )
     assert ModelTrainingConfig(validation_start="").to_train_config().validation_start is None
+    assert ModelTrainingConfig(train_max_rows=None).to_train_config().train_max_rows is None
 
 
 @pytest.mark.parametrize(
