@@ -115,15 +115,14 @@ DAYS ?= 1
 DAGSTER_PORT ?= 3000
 DASHBOARD_PORT ?= 8501
 
-# A data dir with no serving snapshot yet (a fresh clone, no `make run`) is first materialized up to
-# FEED_CUTOFF in one run, as `make run` does: on an empty warehouse the automation's small dbt
-# builds fail (a view's relationship tests read marts not built yet), see README "Automation".
-dev: install ## seed up to FEED_CUTOFF (materialize it if nothing is published), dagster dev (:3000) + Streamlit (:8501), live feed on
+# No blocking build before the UI (issue #17): Dagster and the dashboards start at once. On a data dir
+# where nothing was built yet, landing_zone_sensor's first tick launches one run of the whole graph
+# over START..FEED_CUTOFF (what `make run` does), which the user watches in the UI; the dashboards
+# say the data is being built and show it once the snapshot is published.
+dev: install ## seed up to FEED_CUTOFF, then at once dagster dev (:3000) + Streamlit (:8501); a first run builds what is missing; live feed on
 	$(RUN) python -m orchestration.seed --until $(FEED_CUTOFF) --quiet
-	@$(RUN) python -c 'from orchestration import settings; raise SystemExit(not settings.load().snapshot_path.exists())' || { \
-	  echo "No serving snapshot yet: materializing $(START)..$(FEED_CUTOFF) in one run first (as make run), then the live feed takes over."; \
-	  $(RUN) python -m orchestration.materialize --start $(START) --end $(FEED_CUTOFF) || \
-	  echo "That first run failed: see it in the Dagster UI (Runs), fix it, then make materialize END=$(FEED_CUTOFF)."; }
+	@$(RUN) python -c 'from orchestration import settings; raise SystemExit(not settings.load().snapshot_path.exists())' || \
+	  echo "Nothing published yet: the first run builds the whole graph for $(START)..$(FEED_CUTOFF) (as make run does; ~5 min). Watch it at http://127.0.0.1:$(DAGSTER_PORT)/runs - the dashboards (http://127.0.0.1:$(DASHBOARD_PORT)) show the data once it is published."
 	trap 'kill 0' EXIT; \
 	$(RUN) streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port $(DASHBOARD_PORT) --server.headless true --browser.gatherUsageStats false & \
 	RUNWAY_DEMO_FEED=$${RUNWAY_DEMO_FEED:-1} DAGSTER_GRPC_TIMEOUT_SECONDS=$${DAGSTER_GRPC_TIMEOUT_SECONDS:-180} \

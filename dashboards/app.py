@@ -75,4 +75,16 @@ with st.sidebar:
         )
 filters.sidebar()
 
+
+@st.fragment(run_every=5)
+def _rerun_when_published() -> None:
+    """With nothing published yet (a first `make dev` builds it in a run), look every 5 s and
+    show the data as soon as the snapshot appears, without the user reloading the page."""
+    if data.snapshot_version() is not None:
+        st.rerun()
+
+
+if version is None and not data.reads_lake():
+    _rerun_when_published()
+
 page.run()

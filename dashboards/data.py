@@ -92,7 +92,11 @@ T = TypeVar("T")
 
 QUERIES_DIR: Path = settings.DASHBOARD_QUERIES_DIR
 
-MISSING_SNAPSHOT_HINT = "Run `make run` to build the pipeline and publish the snapshot."
+MISSING_SNAPSHOT_HINT = (
+    "If `make dev` has just started, its first run is building the data now: watch it in the "
+    "Dagster UI (Runs); this page shows the data as soon as the snapshot is published. "
+    "Otherwise run `make run` to build the pipeline and publish the snapshot."
+)
 LAKE_HINT = "Run the pipeline with `RUNWAY_TARGET=lake` (`make run`) to build the lake."
 
 # On the lake target, queries that read only these schemas read the serving snapshot: the publish

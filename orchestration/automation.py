@@ -19,11 +19,27 @@ new or changed file:
   never materialized, and files modified after their asset's latest materialization. Starting
   the sensor after `make run` therefore does not reload the whole year.
 
-Everything downstream of the raw tables runs by declarative automation: each asset carries an
+**One run per delivery** (issue #17). A request for new days carries them all the way: the raw
+days and everything downstream of them (the daily dbt models, the whole-history marts, scoring,
+monitoring, the serving snapshot), in one run over the days' range, as `make run` does. Not the
+dbt views (they hold no data) nor training (a decision of its own). Before, a day went through a
+chain of runs, each waiting for the next automation tick and starting a new process (sensor → raw
+run → tick → day run + whole-table run → tick → publish run: ~100 s of a 150 s day were ticks and
+process starts). The sensor ticks every `RUNWAY_SENSOR_INTERVAL_SECONDS` (5 s).
+
+**Nothing built yet** (a fresh `make dev`: no serving snapshot was ever materialized in this
+instance): the first request is one run of the whole graph over the first contiguous range of
+delivered days — reference tables, dbt views, training included — the run `make run` makes, but
+launched by the daemon, so the user watches it in the UI while it builds.
+
+Declarative automation stays in charge of what arrives another way: each asset carries an
 `AutomationCondition` (orchestration/conditions.py, which says what runs when) and
-`runway_automation_sensor` evaluates them. Because Dagster's own
-`default_automation_condition_sensor` is stopped on a fresh instance, this sensor is defined here
-with a running default status, so `make dev` automates from its first start.
+`runway_automation_sensor` evaluates them every `RUNWAY_AUTOMATION_INTERVAL_SECONDS`: a
+redelivered or backfilled day loaded without its downstream, a reference refresh, retraining.
+For a delivery's run the conditions see the run's assets in progress, then updated (or failed),
+and request nothing more. Because Dagster's own `default_automation_condition_sensor` is stopped
+on a fresh instance, this sensor is defined here with a running default status, so `make dev`
+automates from its first start.
 
 The other definitions here, all running by default except the demo feed:
 
@@ -42,14 +58,14 @@ The other definitions here, all running by default except the demo feed:
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 
-from orchestration import alerts, ingest, raw_loader, settings
+from orchestration import alerts, conditions, ingest, raw_loader, settings
 
 # The seeder (orchestration.seed: polars, numpy, tqdm) is imported inside the feed's op and
 # schedule, when they run: the code location must not pay for it at every load (issue #8).
@@ -141,8 +157,13 @@ def evaluate_landing_zone(
     cursor: str | None,
     instance: dg.DagsterInstance | None,
     partition_range: tuple[date, date],
+    carry: Callable[[list[dg.AssetKey]], list[dg.AssetKey]] | None = None,
 ) -> tuple[list[dg.RunRequest], str, list[str]]:
-    """The run requests for the files changed since ``cursor``, the new cursor, and notes."""
+    """The run requests for the files changed since ``cursor``, the new cursor, and notes.
+
+    ``carry(raw_keys)`` gives a day request's whole selection (the raw keys and what they carry
+    downstream); without it a day request loads the raw tables only.
+    """
     previous: dict[str, list] | None = json.loads(cursor) if cursor else None
     baseline = _Baseline(instance) if previous is None and instance is not None else None
     first_day, last_day = partition_range
@@ -195,7 +216,17 @@ def evaluate_landing_zone(
     for (start, end), entities in sorted(by_range.items()):
         selection = [dg.AssetKey(["raw", entity]) for entity in entities]
         run_key = _run_key(f"days:{start}..{end}", changes_by_range[(start, end)])
-        if start == end:
+        if carry is not None:
+            # One run over the range carries the days to the snapshot; mixed partitioned and
+            # unpartitioned assets take the range tags (a single day too).
+            requests.append(
+                dg.RunRequest(
+                    run_key=run_key,
+                    asset_selection=carry(selection),
+                    tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
+                )
+            )
+        elif start == end:
             requests.append(
                 dg.RunRequest(
                     run_key=run_key, asset_selection=selection, partition_key=start.isoformat()
@@ -220,13 +251,55 @@ def evaluate_landing_zone(
     return requests, json.dumps(state, sort_keys=True, separators=(",", ":")), notes
 
 
+# Not carried by a delivery's run: training (retraining is a decision of its own,
+# conditions.training_condition) and the dbt views (no data: built when missing or changed).
+TRAINING_KEYS = frozenset(
+    dg.AssetKey(["ml", name])
+    for name in ("flight_delay_model", "model_metrics", "model_calibration", "feature_importance")
+)
+SNAPSHOT = dg.AssetKey(["serving", "warehouse_snapshot"])
+
+
+def delivery_selection(raw_keys: Sequence[dg.AssetKey], asset_graph) -> list[dg.AssetKey]:
+    """What a delivered day's run materializes: its raw tables and everything downstream of them
+    but training and the dbt views."""
+    raw = dg.AssetSelection.assets(*raw_keys)
+    downstream = raw.downstream(include_self=False).resolve(asset_graph)
+    left_out = TRAINING_KEYS | conditions.VIEWS.resolve(asset_graph)
+    return sorted({*raw_keys, *(downstream - left_out)}, key=lambda key: key.path)
+
+
+def nothing_built(instance: dg.DagsterInstance, asset_graph) -> bool:
+    """No serving snapshot was ever materialized here: the first run must build everything."""
+    return asset_graph.has(SNAPSHOT) and instance.get_latest_materialization_event(SNAPSHOT) is None
+
+
+def bootstrap(requests: list[dg.RunRequest], everything: list[dg.AssetKey]) -> list[dg.RunRequest]:
+    """The earliest day request becomes one run of `everything` over its range, the reference
+    snapshots' request merged into it; later ranges stay as they are (they wait for the pool)."""
+    days = [r for r in requests if RANGE_START_TAG in r.tags]
+    if not days:
+        return requests
+    first = min(days, key=lambda r: r.tags[RANGE_START_TAG])
+    merged = [r for r in requests if r is not first and RANGE_START_TAG not in r.tags]
+    keys = ",".join(sorted(r.run_key or "" for r in (first, *merged)))
+    whole = dg.RunRequest(
+        run_key=f"bootstrap:{hashlib.sha256(keys.encode()).hexdigest()[:20]}",
+        asset_selection=everything,
+        tags={**first.tags, "runway/bootstrap": "true"},
+    )
+    return [whole, *(r for r in days if r is not first)]
+
+
 @dg.sensor(
     name=SENSOR_NAME,
     minimum_interval_seconds=settings.load().sensor_interval_seconds,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    asset_selection=dg.AssetSelection.assets(*ingest.ingest_assets),
-    description="Requests a load of each new or changed file in the landing zone: contiguous new "
-    "days become one run over the range; changed snapshots refresh their raw table.",
+    asset_selection=dg.AssetSelection.all(),
+    description="Each new or changed file in the landing zone: contiguous new days become one run "
+    "over the range that carries them to the serving snapshot (raw, dbt, scoring, monitoring, "
+    "publish); changed reference snapshots refresh their raw table. With nothing built yet, "
+    "the first run builds the whole graph.",
 )
 def landing_zone_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     landing_dir = settings.load().landing_dir
@@ -234,11 +307,22 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         return dg.SensorResult(
             skip_reason=f"no landing zone at {landing_dir} yet", cursor=context.cursor
         )
+    asset_graph = context.repository_def.asset_graph
+
+    def carry(raw_keys: list[dg.AssetKey]) -> list[dg.AssetKey]:
+        return delivery_selection(raw_keys, asset_graph)
+
     # The instance is consulted on the first tick only (see `_Baseline`).
     instance = context.instance if not context.cursor else None
     requests, cursor, notes = evaluate_landing_zone(
-        landing_dir, context.cursor, instance, ingest.partition_range()
+        landing_dir, context.cursor, instance, ingest.partition_range(), carry
     )
+    if requests and nothing_built(context.instance, asset_graph):
+        everything = sorted(
+            (k for k in asset_graph.get_all_asset_keys() if asset_graph.get(k).is_materializable),
+            key=lambda k: k.path,
+        )
+        requests = bootstrap(requests, everything)
     for note in notes:
         context.log.warning(note)
     if not requests:
@@ -252,7 +336,7 @@ runway_automation_sensor = dg.AutomationConditionSensorDefinition(
     "runway_automation_sensor",
     target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=_current.sensor_interval_seconds,
+    minimum_interval_seconds=_current.automation_interval_seconds,
     # The retraining condition is Python code (conditions.NewPartitionsSinceLastRun): Dagster
     # evaluates such conditions in the code location, not in the daemon.
     use_user_code_server=True,
@@ -341,7 +425,7 @@ freshness_checks_sensor = dg.build_sensor_for_freshness_checks(
     freshness_checks=freshness_checks,
     name="freshness_checks_sensor",
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=_current.sensor_interval_seconds,
+    minimum_interval_seconds=_current.automation_interval_seconds,
 )
 
 sensors: list[dg.SensorDefinition] = [

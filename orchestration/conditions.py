@@ -1,7 +1,10 @@
 """Declarative automation: when each downstream asset updates by itself (`AutomationCondition`).
 
 The asset modules attach these conditions; `runway_automation_sensor` (orchestration/automation.py,
-running by default) evaluates them every 30 s. What runs when:
+running by default) evaluates them every 30 s (`RUNWAY_AUTOMATION_INTERVAL_SECONDS`). A delivered
+day does not wait for them: `landing_zone_sensor` launches one run that carries it to the
+snapshot, and these conditions see that run's assets in progress, then updated or failed, and
+request nothing for it. They act on what arrives another way. What runs when:
 
 - **A day's tables** (`daily_condition`: the daily dbt models `marts/flights`,
   `marts/daily_carrier_performance`, `ml/flight_features`, the scoring asset
@@ -33,8 +36,9 @@ running by default) evaluates them every 30 s. What runs when:
 No condition requests the same change twice: each trigger is latched `since_last_handled` (or
 counted from the last launch) and cleared when the asset is requested, and nothing is requested
 while it or an upstream asset is in progress (a run or a backfill). A request whose run fails
-is not repeated at the next ticks either (its triggers were cleared by the request): it is
-requested again when an upstream asset updates again (for a day: that day redelivered; for a
+is not repeated at the next ticks either (its triggers were cleared by the request, or by the
+failure when the run was the landing sensor's, see `handled`): it is requested again when an
+upstream asset updates again (for a day: that day redelivered; for a
 whole table or a view: any upstream load), not in a loop every 30 s.
 
 **The sensor's first tick** (`make dev` on a fresh instance, or the sensor started later):
@@ -52,6 +56,28 @@ import dagster as dg
 AC = dg.AutomationCondition
 
 
+def handled() -> dg.AutomationCondition:
+    """What clears a latched trigger: Dagster's `since_last_handled()` resets (requested by this
+    sensor, updated, the first evaluation), and also a run that failed to materialize it.
+
+    A delivered day's run is launched by `landing_zone_sensor`, not by this sensor (issue #17:
+    one run carries the day to the snapshot). If that run fails, the day's tables were never
+    "requested" here, so without this reset the trigger latched from the raw update would make
+    the automation run the failed day again as soon as the run ended: twice for one change.
+    """
+    return (
+        AC.newly_requested()
+        | AC.newly_updated()
+        | AC.initial_evaluation()
+        | AC.execution_failed().newly_true()
+    ).with_label("handled")
+
+
+def since_handled(trigger: dg.AutomationCondition) -> dg.AutomationCondition:
+    """`trigger` latched until `handled()`."""
+    return trigger.since(handled())
+
+
 def missing_at_start() -> dg.AutomationCondition:
     """Missing (on the first evaluation too), latched until requested or updated.
 
@@ -62,7 +88,7 @@ def missing_at_start() -> dg.AutomationCondition:
     """
     return (
         AC.newly_missing()
-        .since(AC.newly_requested() | AC.newly_updated())
+        .since(AC.newly_requested() | AC.newly_updated() | AC.execution_failed().newly_true())
         .with_label("missing since the first evaluation")
     )
 
@@ -97,9 +123,7 @@ def daily_condition(ignore_updates_of: dg.AssetSelection) -> dg.AutomationCondit
     return (
         (
             (
-                (
-                    AC.newly_missing() | AC.any_deps_updated().ignore(ignore_updates_of)
-                ).since_last_handled()
+                since_handled(AC.newly_missing() | AC.any_deps_updated().ignore(ignore_updates_of))
                 | missing_at_start()
             )
             & ~AC.any_deps_missing()
@@ -119,7 +143,7 @@ def whole_table_condition() -> dg.AutomationCondition:
     """
     return (
         (
-            (AC.any_deps_updated().since_last_handled() | missing_at_start())
+            (since_handled(AC.any_deps_updated()) | missing_at_start())
             & _upstream_has_data()
             & ~AC.any_deps_in_progress()
             & ~AC.in_progress()

@@ -26,7 +26,12 @@ Automation (``orchestration/automation.py``; read when the code location loads):
 - ``RUNWAY_REFERENCE_CRON``: daily refresh of airlines/airports/planes (default: 06:00 UTC)
 - ``RUNWAY_FRESHNESS_MINUTES``: marts, predictions and snapshot older than this fail their
   freshness check (default: 1560, a daily delivery plus two hours)
-- ``RUNWAY_SENSOR_INTERVAL_SECONDS``: how often the sensors tick (default: 30)
+- ``RUNWAY_SENSOR_INTERVAL_SECONDS``: how often the landing-zone and run-failure sensors tick
+  (default: 5, the sensor daemon's own loop): a delivered day waits at most this long for its run
+- ``RUNWAY_AUTOMATION_INTERVAL_SECONDS``: how often declarative automation and the freshness
+  checks are evaluated (default: 30). Deliveries do not wait for it (the landing sensor's run
+  carries a day to the snapshot); it catches what arrives another way (a redelivered or
+  backfilled day, a reference refresh, retraining), and each tick costs the code server CPU
 """
 
 from __future__ import annotations
@@ -114,7 +119,8 @@ class Settings:
     retrain_after_days: int = 7
     reference_cron: str = "0 6 * * *"
     freshness_minutes: int = 26 * 60
-    sensor_interval_seconds: int = 30
+    sensor_interval_seconds: int = 5
+    automation_interval_seconds: int = 30
 
     @property
     def snapshot_path(self) -> Path:
@@ -180,5 +186,6 @@ def load() -> Settings:
         retrain_after_days=_int("RUNWAY_RETRAIN_AFTER_DAYS", 7),
         reference_cron=os.environ.get("RUNWAY_REFERENCE_CRON") or "0 6 * * *",
         freshness_minutes=_int("RUNWAY_FRESHNESS_MINUTES", 26 * 60),
-        sensor_interval_seconds=_int("RUNWAY_SENSOR_INTERVAL_SECONDS", 30, minimum=5),
+        sensor_interval_seconds=_int("RUNWAY_SENSOR_INTERVAL_SECONDS", 5, minimum=5),
+        automation_interval_seconds=_int("RUNWAY_AUTOMATION_INTERVAL_SECONDS", 30, minimum=5),
     )

@@ -209,12 +209,55 @@ def test_the_code_location_runs_the_sensor_by_default() -> None:
 
     sensor = defs.resolve_sensor_def(automation.SENSOR_NAME)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    assert {
-        key.to_user_string() for key in sensor.asset_selection.resolve(defs.resolve_asset_graph())
-    } == {
+    # It may target everything: a first run on a fresh instance builds the whole graph.
+    graph = defs.resolve_asset_graph()
+    assert sensor.asset_selection.resolve(graph) == dg.AssetSelection.all().resolve(graph)
+
+
+def test_a_delivered_day_is_carried_to_the_snapshot_in_one_run() -> None:
+    """In the code location, a day's request selects the raw days and everything downstream but
+    training and the dbt views, over a range (the snapshot is unpartitioned)."""
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    selected = {
+        key.to_user_string() for key in automation.delivery_selection([FLIGHTS, WEATHER], graph)
+    }
+    assert selected == {
         "raw/flights",
         "raw/weather",
-        "raw/airlines",
-        "raw/airports",
-        "raw/planes",
+        "marts/flights",
+        "marts/daily_carrier_performance",
+        "marts/routes",
+        "marts/weather_delay_impact",
+        "ml/flight_features",
+        "ml/flight_delay_predictions",
+        "ml/flight_delay_monitoring",
+        "serving/warehouse_snapshot",
     }
+
+
+def test_nothing_built_yet_makes_the_first_request_the_whole_graph(landing: Path, instance) -> None:
+    """A fresh instance (no snapshot ever materialized): the earliest range becomes one run of
+    every asset, the reference snapshots merged into it; a later range stays a day request."""
+    from orchestration.definitions import defs
+
+    for of_day in (1, 2, 4):
+        deliver(landing, of_day)
+    (landing / "airlines.csv").write_text("carrier,name\nUA,United Air Lines Inc.\n")
+    sensor = defs.resolve_sensor_def(automation.SENSOR_NAME)
+    context = dg.build_sensor_context(instance=instance, cursor=None, definitions=defs)
+    requests = sensor.evaluate_tick(context).run_requests
+
+    graph = defs.resolve_asset_graph()
+    everything = {key for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
+    assert [
+        (set(r.asset_selection) == everything, r.tags[START], r.tags[END]) for r in requests
+    ] == [
+        (True, "2013-01-01", "2013-01-02"),
+        (False, "2013-01-04", "2013-01-04"),
+    ]
+    assert requests[0].tags["runway/bootstrap"] == "true"
+    assert set(requests[1].asset_selection) == set(
+        automation.delivery_selection([FLIGHTS, WEATHER], graph)
+    )
