@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from bench import report_targets
+from bench import live_report, report_targets
 from bench.stats import GB, STAGES, ratio_without
 
 # `other`: steps of no stage, e.g. freshness checks.
@@ -122,6 +122,8 @@ def render(results: Mapping) -> str:
         lines += ["The `duckdb` target was not run (`--targets`): no pipeline/baseline figures."]
     lines += report_targets.lake_sections(results)
     lines += report_targets.spark_section(results)
+    if results.get("live"):
+        lines += live_report.markdown(results["live"])
     return "\n".join(lines) + "\n"
 
 
