@@ -40,9 +40,9 @@ from ml.features import (
     CATEGORICAL_FEATURES,
     DATE_COLUMN,
     FEATURES,
+    ID_COLUMN,
     LABEL,
     NUMERIC_FEATURES,
-    labelled,
     require_columns,
     to_label,
     to_pandas_features,
@@ -234,16 +234,27 @@ def train_and_evaluate(features: pl.DataFrame, config: TrainConfig | None = None
 
     `features` is `ml.flight_features` (polars); rows with a NULL label are dropped first. The
     models are fitted on at most `config.train_max_rows` of the training rows (a seeded uniform
-    sample: same data and config, same rows, same models); every validation row is scored.
+    sample: same data and config, same rows, same models, whatever order the rows come in);
+    every validation row is scored. `features` needs `flight_id` (the canonical order's key).
     Raises ValueError if fewer than 2 labelled dates or a single class in the training set.
     """
     config = config or TrainConfig()
-    # Only the columns the split and the models read: every copy below (the labelled rows, the
-    # two sets) then leaves the ids and any other column behind.
-    needed = [DATE_COLUMN, *FEATURES, LABEL]
+    # Only the columns the split and the models read: the copies below leave any other behind.
+    needed = [DATE_COLUMN, ID_COLUMN, *FEATURES, LABEL]
     require_columns(features, needed)
+    # One canonical row order (date, then flight id). The training sample, the booster's binning
+    # subsample (drawn when there are over 200,000 rows) and the importance sample are drawn by
+    # position: without it, the same flights stored in another order (the pipeline's warehouse
+    # and the benchmark baseline's) would give another model.
+    ordered = (
+        features.lazy()
+        .select(needed)
+        .filter(pl.col(LABEL).is_not_null())
+        .sort([DATE_COLUMN, ID_COLUMN])
+        .collect()
+    )
     train, valid, window = time_split(
-        labelled(features.select(needed)),
+        ordered,
         config.validation_fraction,
         config.validation_start,
         train_start=config.train_start,
@@ -256,7 +267,7 @@ def train_and_evaluate(features: pl.DataFrame, config: TrainConfig | None = None
     train_rows_used = train.height
     del train
     X_valid, y_valid = to_pandas_features(valid), to_label(valid)
-    del valid
+    del valid, ordered
     if np.unique(y_train).size < 2:
         raise ValueError(
             f"the training window {window.train_start}..{window.train_end} has a single "

@@ -22,8 +22,9 @@ def capped(features, fast_config):
 
 
 def _split(features, config):
+    """The split as training sees it: labelled rows in the canonical (date, flight id) order."""
     return time_split(
-        labelled(features),
+        labelled(features).sort(["flight_date", "flight_id"]),
         config.validation_fraction,
         config.validation_start,
         train_start=config.train_start,
@@ -75,6 +76,17 @@ def test_capped_training_is_deterministic_and_follows_the_seed(capped, features,
     assert other.train_rows_used == CAP
     assert not np.array_equal(other.valid_proba[CANDIDATE], capped.valid_proba[CANDIDATE])
     assert other.train_positive_rate != capped.train_positive_rate
+
+
+def test_the_rows_order_does_not_change_the_model(capped, features, fast_config):
+    # The same flights in another order (another warehouse's storage order): the same sample,
+    # the same models, the same importance sample.
+    shuffled = features.sample(fraction=1.0, shuffle=True, seed=5)
+    assert shuffled["flight_id"].to_list() != features["flight_id"].to_list()
+    again = train_and_evaluate(shuffled, replace(fast_config, train_max_rows=CAP))
+    for model, proba in capped.valid_proba.items():
+        np.testing.assert_array_equal(proba, again.valid_proba[model])
+    assert again.importance.equals(capped.importance)
 
 
 def test_validation_uses_every_validation_row(capped, features, fast_config):
