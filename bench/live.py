@@ -206,6 +206,7 @@ def first_make_dev(work: Path, cutoff: date, bound: float, server_dir: Path) -> 
     out: dict = {"cutoff": cutoff.isoformat(), "bound_seconds": bound, "ports": ports}
     out |= dict.fromkeys([*urls, "snapshot_seconds"])
     group = Group(argv, env, settings.REPO_ROOT, work / "logs" / "first-make-dev.log")
+    checked = 0.0
     try:
         while time.perf_counter() - group.started < bound:
             elapsed = time.perf_counter() - group.started
@@ -218,13 +219,45 @@ def first_make_dev(work: Path, cutoff: date, bound: float, server_dir: Path) -> 
                 _log(f"first make dev: snapshot after {elapsed:.1f} s")
             if all(out[k] is not None for k in (*urls, "snapshot_seconds")):
                 break
+            # A first build that failed will not publish: stop waiting for the snapshot.
+            if out["webserver_seconds"] and time.perf_counter() - checked > 5:
+                checked = time.perf_counter()
+                if build_failed(data_dir / "dagster_home"):
+                    break
             if not group.alive():
                 out["error"] = f"make dev exited with {group.process.returncode}"
                 break
             time.sleep(0.5)
     finally:
         group.stop()
+    if out["snapshot_seconds"] is None:
+        out["note"] = failed_runs(data_dir / "dagster_home")
     return out
+
+
+def build_failed(dagster_home: Path) -> bool:
+    """Some run failed and none is active: nothing more will come of the first build."""
+    try:
+        instance = live_stack.open_instance(dagster_home)
+        runs = live_stack.run_records(instance, 0)
+        return any(r["status"] == "FAILURE" for r in runs) and not live_stack.active_runs(instance)
+    except Exception:  # an instance still being created: not failed yet
+        return False
+
+
+def failed_runs(dagster_home: Path) -> str:
+    """Why a snapshot never came: the failed runs of the instance and their failed steps."""
+    try:
+        records = live_stack.run_records(live_stack.open_instance(dagster_home), 0)
+    except Exception as error:  # informational only: never fail the stage over it
+        return f"runs unreadable: {error}"
+    failed = [
+        f"run {r['run_id'][:8]} failed in "
+        + (", ".join(k for k, s in r["steps"].items() if s["status"] == "failure") or "no step")
+        for r in records
+        if r["status"] == "FAILURE"
+    ]
+    return "; ".join(failed) or f"{len(records)} run(s), none failed"
 
 
 def run_stage(

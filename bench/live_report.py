@@ -285,4 +285,6 @@ def markdown(live: Mapping) -> list[str]:
         ]
         if first.get("error"):
             lines += ["", f"**{first['error']}**"]
+        if first.get("note"):
+            lines += ["", f"No snapshot: {first['note']}."]
     return lines
