@@ -224,3 +224,59 @@ def test_a_run_is_described_by_its_tags() -> None:
         "dagster/asset_partition_range_end": "2013-01-03",
     }
     assert live_report.describe_run(run).endswith("[2013-01-01..2013-01-03])")
+
+
+def test_the_benchmark_page_gets_the_live_section() -> None:
+    from bench import report
+
+    machine = {
+        "cores_logical": 2,
+        "cpus_usable": 2,
+        "ram_bytes": 2**34,
+        "cpu_model": "",
+        "platform": "linux",
+        "python": "3.11",
+        "duckdb": "1.5.5",
+        "dagster": "1.13",
+        "dagster_dbt": "0.29",
+        "load_average_at_start": [1.0, 1.0, 1.0],
+    }
+    results = {
+        "started_at": "2026-12-07T20:00:00+00:00",
+        "commit": "abc1234",
+        "window": {"start": "2013-01-01", "end": "2013-01-07"},
+        "incremental_day": "2013-01-08",
+        "total_seconds": 60.0,
+        "machine": machine,
+        "targets": ["lake"],
+        "scales": {},
+        "lake": {"status": "not measured: test"},
+        "spark": {"status": "not measured: test"},
+        "live": {
+            "status": "ok",
+            "verdicts": [v.as_dict() for v in live_report.live_verdicts([9.0])],
+        },
+    }
+    page = report.render(results)
+    assert "## Live stack (issue #17" in page
+    assert "| live latency max | 9.00 s | ≤ 45 s | **PASS** |" in page
+
+
+def test_a_stopped_group_leaves_no_process_behind(tmp_path) -> None:
+    """The stage ends dagster dev / make dev by their process group: children included."""
+    import psutil
+
+    group = live_stack.Group(
+        ["sh", "-c", "sleep 60 & sleep 60 & wait"],
+        {"PATH": "/usr/bin:/bin"},
+        tmp_path,
+        tmp_path / "log",
+    )
+    live_stack.wait_until(
+        lambda: len(psutil.Process(group.process.pid).children()) == 2, bound=10, interval=0.05
+    )
+    children = psutil.Process(group.process.pid).children(recursive=True)
+    assert len(children) == 2
+    group.stop(grace=3)
+    assert not group.alive()
+    assert not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
