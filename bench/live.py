@@ -58,7 +58,9 @@ def stack_env(data_dir: Path, server_dir: Path) -> dict[str, str]:
     the gRPC timeout make sets, a warm dbt server of the stage's own."""
     from bench.runner import child_env
 
-    env = {k: v for k, v in child_env(data_dir).items() if k not in ("MAKEFLAGS", "MAKELEVEL")}
+    # Not a sub-make of `make bench`: `make dev` runs as from the user's shell.
+    drop = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+    env = {k: v for k, v in child_env(data_dir).items() if k not in drop}
     return env | {
         "RUNWAY_DEMO_FEED": "0",
         "DAGSTER_GRPC_TIMEOUT_SECONDS": "180",
@@ -105,7 +107,26 @@ def start_stack(data_dir: Path, env: dict, logs: Path, result: dict) -> tuple[Gr
     return group, port
 
 
-def deliver_days(data_dir: Path, days: int, scale: int, bound: float) -> list[dict]:
+def wait_for_day(snapshot: Path, day: str, instance, delivered: float, bound: float):
+    """Poll the snapshot every 0.5 s until it holds the day's flights and predictions:
+    (epoch seen or None, the last rows read, why not). Gives up after `bound`, or as soon as
+    a run created since the delivery failed and none is active (nothing will bring the day)."""
+    began = checked = time.perf_counter()
+    rows = None
+    while time.perf_counter() - began < bound:
+        rows = live_stack.snapshot_day_rows(snapshot, day)
+        if rows and rows[0] > 0 and rows[1] > 0:
+            return time.time(), rows, None
+        if time.perf_counter() - checked > 5:
+            checked = time.perf_counter()
+            failure = live_stack.given_up(instance, delivered)
+            if failure:
+                return None, rows, failure
+        time.sleep(0.5)
+    return None, rows, f"not in the snapshot within {bound:.0f} s"
+
+
+def deliver_days(data_dir: Path, instance, days: int, scale: int, bound: float) -> list[dict]:
     """Deliver `days` days one after another, each once the previous one is in the snapshot."""
     from orchestration.seed import feed
 
@@ -119,20 +140,14 @@ def deliver_days(data_dir: Path, days: int, scale: int, bound: float) -> list[di
         if not report.days:
             break
         day = report.days[0].isoformat()
-        rows: list = [None]
-
-        def visible(day=day, rows=rows) -> bool:
-            rows[0] = live_stack.snapshot_day_rows(snapshot, day)
-            return bool(rows[0] and rows[0][0] > 0 and rows[0][1] > 0)
-
-        waited = live_stack.wait_until(visible, bound=bound)
-        visible_at = None if waited is None else time.time()
-        entry = {"day": day, "delivered": delivered, "visible": visible_at, "rows": rows[0]}
+        visible, rows, error = wait_for_day(snapshot, day, instance, delivered, bound)
+        entry = {"day": day, "delivered": delivered, "visible": visible, "rows": rows}
         measured.append(entry)
-        shown = "not visible" if waited is None else f"{visible_at - delivered:.1f} s"
-        _log(f"day {day}: file -> snapshot {shown} (flights, predictions: {rows[0]})")
-        if waited is None:
+        if error:
+            entry["error"] = error
+            _log(f"day {day}: not visible: {error}")
             break
+        _log(f"day {day}: file -> snapshot {visible - delivered:.1f} s (flights, scored: {rows})")
     return measured
 
 
@@ -192,7 +207,6 @@ def first_make_dev(work: Path, cutoff: date, bound: float, server_dir: Path) -> 
     data_dir = work / "first-dev"
     data_dir.mkdir(parents=True, exist_ok=True)
     env = stack_env(data_dir, server_dir)
-    env.pop("MFLAGS", None)
     ports = {"webserver": live_stack.free_port(), "dashboard": live_stack.free_port()}
     argv = ["make", "-C", str(settings.REPO_ROOT), "--no-print-directory", "dev"]
     argv += [f"RUNWAY_DATA_DIR={data_dir}", f"DAGSTER_HOME={data_dir / 'dagster_home'}"]
@@ -238,9 +252,7 @@ def first_make_dev(work: Path, cutoff: date, bound: float, server_dir: Path) -> 
 def build_failed(dagster_home: Path) -> bool:
     """Some run failed and none is active: nothing more will come of the first build."""
     try:
-        instance = live_stack.open_instance(dagster_home)
-        runs = live_stack.run_records(instance, 0)
-        return any(r["status"] == "FAILURE" for r in runs) and not live_stack.active_runs(instance)
+        return live_stack.given_up(live_stack.open_instance(dagster_home), 0) is not None
     except Exception:  # an instance still being created: not failed yet
         return False
 
@@ -248,16 +260,10 @@ def build_failed(dagster_home: Path) -> bool:
 def failed_runs(dagster_home: Path) -> str:
     """Why a snapshot never came: the failed runs of the instance and their failed steps."""
     try:
-        records = live_stack.run_records(live_stack.open_instance(dagster_home), 0)
+        instance = live_stack.open_instance(dagster_home)
+        return live_stack.given_up(instance, 0, wait_for_active=False) or "no run failed"
     except Exception as error:  # informational only: never fail the stage over it
         return f"runs unreadable: {error}"
-    failed = [
-        f"run {r['run_id'][:8]} failed in "
-        + (", ".join(k for k, s in r["steps"].items() if s["status"] == "failure") or "no step")
-        for r in records
-        if r["status"] == "FAILURE"
-    ]
-    return "; ".join(failed) or f"{len(records)} run(s), none failed"
 
 
 def run_stage(
@@ -287,7 +293,7 @@ def run_stage(
         group, port = start_stack(data_dir, env, logs, result)
         instance = live_stack.open_instance(data_dir / "dagster_home")
         _log(f"stack up on port {port}; delivering {days} day(s)")
-        result["days"] = deliver_days(data_dir, days, scale, day_bound)
+        result["days"] = deliver_days(data_dir, instance, days, scale, day_bound)
         live_stack.wait_until(lambda: live_stack.active_runs(instance) == 0, bound=300, interval=2)
         split_days(result["days"], instance)
         if ui_count and result["days"]:

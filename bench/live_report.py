@@ -239,6 +239,9 @@ def markdown(live: Mapping) -> list[str]:
                 f"{_s(kinds.get('finish'))} | {_s(kinds.get('visible'))} |"
             )
         for day in days:
+            if day.get("error"):
+                lines += ["", f"**{day['day']} never reached the snapshot:** {day['error']}."]
+        for day in days:
             lines += [
                 "",
                 f"Waterfall of {day['day']} (seconds after the delivery):",

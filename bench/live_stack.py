@@ -318,3 +318,19 @@ def run_records(instance, created_after: float) -> list[dict]:
             }
         )
     return sorted(records, key=lambda r: r["created"])
+
+
+def given_up(instance, created_after: float, wait_for_active: bool = True) -> str | None:
+    """The failed runs created after `created_after` and their failed steps, once no run is
+    active any more (nothing will retry them: a day or a build that needs them will not come);
+    None while a run is active or if none failed."""
+    if wait_for_active and active_runs(instance):
+        return None
+    failed = [r for r in run_records(instance, created_after) if r["status"] == "FAILURE"]
+    if not failed:
+        return None
+    return "; ".join(
+        f"run {r['run_id'][:8]} failed in "
+        + (", ".join(k for k, s in r["steps"].items() if s["status"] == "failure") or "no step")
+        for r in failed
+    )
