@@ -65,7 +65,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration import alerts, conditions, ingest, raw_loader, settings
+from orchestration import alerts, ingest, raw_loader, settings
 
 # The seeder (orchestration.seed: polars, numpy, tqdm) is imported inside the feed's op and
 # schedule, when they run: the code location must not pay for it at every load (issue #8).
@@ -262,11 +262,21 @@ SNAPSHOT = dg.AssetKey(["serving", "warehouse_snapshot"])
 
 def delivery_selection(raw_keys: Sequence[dg.AssetKey], asset_graph) -> list[dg.AssetKey]:
     """What a delivered day's run materializes: its raw tables and everything downstream of them
-    but training and the dbt views."""
+    but training and the dbt views (virtual assets: `marts/routes` and
+    `marts/weather_delay_impact` too, views over their daily tables)."""
     raw = dg.AssetSelection.assets(*raw_keys)
     downstream = raw.downstream(include_self=False).resolve(asset_graph)
-    left_out = TRAINING_KEYS | conditions.VIEWS.resolve(asset_graph)
-    return sorted({*raw_keys, *(downstream - left_out)}, key=lambda key: key.path)
+    return sorted(
+        {
+            *raw_keys,
+            *(
+                key
+                for key in downstream
+                if key not in TRAINING_KEYS and not asset_graph.get(key).is_virtual
+            ),
+        },
+        key=lambda key: key.path,
+    )
 
 
 def nothing_built(instance: dg.DagsterInstance, asset_graph) -> bool:
@@ -395,12 +405,17 @@ reference_tables_schedule = dg.ScheduleDefinition(
     "(RUNWAY_REFERENCE_CRON).",
 )
 
+# Views are as fresh as the tables they read: their own "last update" is when their SQL was last
+# created, so the daily tables under `routes` and `weather_delay_impact` are checked instead.
+_MART_VIEWS = {("marts", "routes"), ("marts", "weather_delay_impact")}
 FRESHNESS_ASSETS = [
     *(
         dg.AssetKey([schema, table])
         for schema, table in settings.SERVING_TABLES
-        if schema == "marts"
+        if schema == "marts" and (schema, table) not in _MART_VIEWS
     ),
+    dg.AssetKey(["marts", "daily_route_performance"]),
+    dg.AssetKey(["marts", "daily_weather_delay_impact"]),
     dg.AssetKey(["ml", "flight_delay_predictions"]),
     dg.AssetKey(["ml", "flight_delay_monitoring"]),
     dg.AssetKey(["serving", "warehouse_snapshot"]),

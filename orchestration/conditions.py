@@ -16,9 +16,11 @@ request nothing for it. They act on what arrives another way. What runs when:
   ignored as triggers (the reference tables, the model): they would mark all 365 days as updated
   and rebuild the year. A new model scores the days that arrive after it; historical predictions
   keep the version that made them (a full rescoring is `make materialize`).
-- **Whole tables** (`whole_table_condition`: `marts/carriers`, `marts/airports`, `marts/routes`,
-  `marts/weather_delay_impact`): requested when any upstream asset (any day of it) updated since
-  they last ran, once nothing upstream is in progress.
+- **Whole tables** (`whole_table_condition`: `marts/carriers`, `marts/airports`): requested when
+  any upstream asset (any day of it) updated since they last ran, once nothing upstream is in
+  progress. The whole-history marts `marts/routes` and `marts/weather_delay_impact` are views
+  over daily tables (issue #17): a day updates one day of those, and the views are never rebuilt
+  for data.
 - **The serving snapshot** (`publish_condition`): the same, and never in the tick that requests
   something upstream of it: it waits until those runs are done, then publishes once. (Dagster
   starts a day's run and a whole-table run independently; a snapshot requested with them could

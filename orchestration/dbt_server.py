@@ -145,6 +145,30 @@ def run_warm(argv: list[str]) -> int | None:
         return json.loads(reply)["exit"]
 
 
+def stop(path: Path | None = None) -> int | None:
+    """Stop this environment's server (SIGTERM: it removes its socket and exits); its pid, or
+    None when none was serving. `make run` calls it at the end: a one-off build leaves no dbt
+    server behind (under `make dev` it idles out after `IDLE_SECONDS`)."""
+    path = path or socket_path()
+    lock_path = path.with_suffix(".lock")
+    try:
+        with open(lock_path) as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # held: a server is serving
+                pid = int(lock.read().strip() or 0)
+            else:
+                return None
+    except (FileNotFoundError, ValueError):
+        return None
+    if pid <= 0:
+        return None
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+        return pid
+    return None
+
+
 def start_server(path: Path) -> None:
     """Start the server in the background (its own session: no caller's signal reaches it)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -186,11 +210,16 @@ def serve(path: Path) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if path.parent.stat().st_uid != os.getuid():
         raise SystemExit(f"{path.parent} belongs to another user: not serving dbt there")
-    lock = open(path.with_suffix(".lock"), "w")  # noqa: SIM115 - held while serving
+    # "a+", not "w": a second server that finds the lock taken must not erase the pid in it.
+    lock = open(path.with_suffix(".lock"), "a+")  # noqa: SIM115 - held while serving
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return  # another server for this environment is starting or serving
+    lock.seek(0)
+    lock.truncate()
+    lock.write(str(os.getpid()))  # for stop()
+    lock.flush()
     # Imports only: no dbt invocation runs here. A parse here as well would also compile dbt's
     # (de)serializers once for all calls (≈ 3 s of CPU each), but it leaves DuckDB databases
     # and their threads behind, and a child forked from them crashed at exit ("terminate

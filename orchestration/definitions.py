@@ -8,6 +8,20 @@ import dagster as dg
 from orchestration import automation, ingest, ml_assets, publish, transform
 from orchestration.resources import WarehouseResource, dbt_resource, mlflow_tracking
 
+# What the steps import in their bodies (kept out of this module's import: a definitions load must
+# stay fast), imported once by the warm run worker (orchestration/run_worker.py) for all its runs.
+RUN_WORKER_PRELOAD = (
+    "polars",
+    "pyarrow",
+    "sklearn.ensemble",
+    "skops.io",
+    "mlflow",
+    "dagster_mlflow",
+    "ml.predict",
+    "ml.registry",
+    "ml.train",
+)
+
 defs = dg.Definitions(
     assets=[
         *ingest.ingest_assets,

@@ -69,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with dg.DagsterInstance.get() as instance:
         result = materialize_all(args.start, args.end, instance, selection=args.select)
+    # A one-off build leaves no background process: the warm dbt server it started (the first
+    # dbt call starts it, orchestration/dbt_server.py) is stopped; `make dev` starts its own.
+    from orchestration import dbt_server
+
+    if (pid := dbt_server.stop()) is not None:
+        print(f"stopped the warm dbt server (pid {pid}) this build used")
     if not result.success:
         failed = [event.step_key for event in result.get_step_failure_events()]
         print(f"run {result.run_id} failed in step(s) {', '.join(failed)}", file=sys.stderr)

@@ -38,6 +38,7 @@ from pydantic import PrivateAttr
 from orchestration import settings
 from orchestration.dbt_project import runway_dbt_project
 from orchestration.dbt_server import is_this_environments_dbt
+from orchestration.run_launcher import run_process_alive
 
 logger = logging.getLogger(__name__)
 
@@ -95,50 +96,6 @@ class WarehouseLockedError(RuntimeError):
     """The warehouse file stayed locked by another process for longer than the resource waits."""
 
 
-def _process_start(pid: int) -> float | None:
-    """When process ``pid`` started (seconds since the epoch), None if there is no such process.
-
-    Linux reads /proc (so that a recycled pid is told apart from the original process); elsewhere
-    only existence is known, reported as start 0.
-    """
-    stat = Path(f"/proc/{pid}/stat")
-    if Path("/proc/self/stat").exists():
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            return None
-        ticks = int(fields[19])  # field 22 of stat: start time in clock ticks after boot
-        boot = next(
-            float(line.split()[1])
-            for line in Path("/proc/stat").read_text().splitlines()
-            if line.startswith("btime ")
-        )
-        return boot + ticks / os.sysconf("SC_CLK_TCK")
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass  # it exists, owned by someone else
-    return 0.0
-
-
-def _run_process_alive(instance: dg.DagsterInstance, run_id: str, started_at: float | None) -> bool:
-    """Whether the process that executes run ``run_id`` (pid of its RUN_START event) still runs."""
-    records = instance.get_records_for_run(
-        run_id, of_type=dg.DagsterEventType.RUN_START, limit=1, ascending=False
-    ).records
-    pid = records[0].event_log_entry.dagster_event.pid if records else None
-    if pid is None:
-        return True  # unknown: never reap what we cannot prove dead
-    process_start = _process_start(pid)
-    if process_start is None:
-        return False
-    # A process started after the run did is another process that got the same pid. (One second
-    # of slack: /proc's start time is in clock ticks.)
-    return not (started_at and process_start > started_at + 1)
-
-
 def release_slots_of_dead_runs(
     instance: dg.DagsterInstance, pool: str, log: logging.Logger | Any = logger
 ) -> list[str]:
@@ -160,7 +117,7 @@ def release_slots_of_dead_runs(
     for run_id in sorted(holders):
         record = instance.get_run_record_by_id(run_id)
         if record is not None and record.dagster_run.status in _UNFINISHED:
-            if _run_process_alive(instance, run_id, record.start_time):
+            if run_process_alive(instance, run_id, record.start_time):
                 continue
             instance.report_run_failed(
                 record.dagster_run,

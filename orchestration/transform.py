@@ -7,11 +7,18 @@ onto the keys of the assets that write them (`nycflights13` → the ingest asset
 Three `@dbt_assets` definitions split the project so that the op graph has no cycle:
 
 - `dbt_models`: everything unpartitioned upstream of the daily models or beside them (staging
-  views, intermediate views, `carriers`, `airports`, `routes`, `weather_delay_impact`);
+  views, intermediate views, `carriers`, `airports`);
 - `dbt_daily_models` (dbt tag `daily`, partitioned like the raw flights): the incremental marts
   and features; a run passes its partition window ([start, end)) to dbt in the environment
   (`RUNWAY_DBT_MIN_DATE`/`RUNWAY_DBT_MAX_DATE`, read by macros/date_window.sql), and dbt
   rebuilds only those days (delete+insert);
+- `dbt_history_models` (tag `history`): the whole-history marts `routes` and
+  `weather_delay_impact`, views that add up the daily tables `daily_route_performance` and
+  `daily_weather_delay_impact` (issue #17: a new day rebuilds one day of those, never the
+  history). Their own definition because they read daily models, which read `dbt_models`' views:
+  in one definition with those, a run of everything would need `dbt_models` twice, and a
+  subsetted dbt call runs every test with one selected parent (dbt's eager indirect selection),
+  such as `flights`' relationship tests before `flights` exists;
 - `dbt_monitoring_models` (tag `monitoring`): the model-monitoring mart, downstream of the
   Python scoring asset (dbt features → Python scoring → dbt monitoring). Partitioned like the
   scoring asset so that automation runs it with its day's predictions; it rebuilds its (small)
@@ -75,6 +82,7 @@ from orchestration.resources import (
 )
 
 DAILY_SELECT = "tag:daily"
+HISTORY_SELECT = "tag:history"
 MONITORING_SELECT = "tag:monitoring"
 # Full snapshots: their updates do not trigger a rebuild of every day (conditions.daily_condition).
 REFERENCE_TABLES = dg.AssetSelection.assets(
@@ -281,7 +289,7 @@ def build_with_row_counts(
 @dbt_assets(
     manifest=runway_dbt_project.manifest_path,
     project=runway_dbt_project,
-    exclude=f"{DAILY_SELECT} {MONITORING_SELECT}",
+    exclude=f"{DAILY_SELECT} {HISTORY_SELECT} {MONITORING_SELECT}",
     dagster_dbt_translator=RunwayDbtTranslator(),
     pool=settings.warehouse_pool("dbt_models"),
     retry_policy=WAREHOUSE_RETRY,
@@ -310,6 +318,21 @@ def dbt_daily_models(
     window = (time_window.start.date(), time_window.end.date())
     context.log.info(f"dbt rebuilds the days [{window[0]}, {window[1]})")
     yield from build_with_row_counts(context, dbt, warehouse, window)
+
+
+@dbt_assets(
+    manifest=runway_dbt_project.manifest_path,
+    project=runway_dbt_project,
+    select=HISTORY_SELECT,
+    dagster_dbt_translator=RunwayDbtTranslator(),
+    pool=settings.warehouse_pool("dbt_history_models"),
+    retry_policy=WAREHOUSE_RETRY,
+)
+def dbt_history_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+):
+    """The whole-history marts: views adding up the daily tables (built when missing or changed)."""
+    yield from build_with_row_counts(context, dbt, warehouse)
 
 
 @dbt_assets(
@@ -360,4 +383,4 @@ def _with_raw_day_deps(
 
 
 dbt_daily_models = _with_raw_day_deps(dbt_daily_models, dbt_models)
-transform_assets = [dbt_models, dbt_daily_models, dbt_monitoring_models]
+transform_assets = [dbt_models, dbt_daily_models, dbt_history_models, dbt_monitoring_models]

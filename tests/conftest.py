@@ -59,6 +59,25 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                 process.terminate()
 
 
+# Seconds per test module (setup, call and teardown of its tests; under xdist the reports of every
+# worker reach the controlling process), for the summary's five slowest modules (issue #17).
+_MODULE_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    module = report.nodeid.split("::")[0]
+    _MODULE_SECONDS[module] = _MODULE_SECONDS.get(module, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    if xdist_worker(config) is not None or not _MODULE_SECONDS:
+        return
+    slowest = sorted(_MODULE_SECONDS.items(), key=lambda item: item[1], reverse=True)[:5]
+    terminalreporter.write_sep("=", "five slowest test modules (setup + call + teardown)")
+    for module, seconds in slowest:
+        terminalreporter.write_line(f"{seconds:8.1f} s  {module}")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under xdist, the longest modules first (the sort is stable: the others keep their order).
 

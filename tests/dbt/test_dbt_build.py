@@ -382,7 +382,13 @@ def test_dbt_parse_offline(dbt_parse: ParseRun) -> None:
     assert {name for name, t in tags.items() if "daily" in t} == {
         "flights",
         "daily_carrier_performance",
+        "daily_route_performance",
+        "daily_weather_delay_impact",
         "flight_features",
+    }
+    assert {name for name, t in tags.items() if "history" in t} == {
+        "routes",
+        "weather_delay_impact",
     }
     assert {name for name, t in tags.items() if "monitoring" in t} == {"flight_delay_monitoring"}
     assert not dbt_parse.warehouse_existed

@@ -119,7 +119,7 @@ def _materializations(result: dg.ExecuteInProcessResult) -> dict[str, list]:
     return found
 
 
-def test_three_dbt_assets_split_the_project_without_cycles() -> None:
+def test_four_dbt_assets_split_the_project_without_cycles() -> None:
     from orchestration.ingest import daily_partitions
     from orchestration.transform import transform_assets
 
@@ -129,9 +129,18 @@ def test_three_dbt_assets_split_the_project_without_cycles() -> None:
     assert {k.to_user_string() for k in daily.keys} == {
         "marts/flights",
         "marts/daily_carrier_performance",
+        "marts/daily_route_performance",
+        "marts/daily_weather_delay_impact",
         "ml/flight_features",
     }
     assert by_name["dbt_models"].partitions_def is None
+    # The whole-history marts: views over the daily tables, unpartitioned, after them.
+    history = by_name["dbt_history_models"]
+    assert history.partitions_def is None
+    assert {k.to_user_string() for k in history.keys} == {
+        "marts/routes",
+        "marts/weather_delay_impact",
+    }
     # Partitioned so that automation runs it with its day's predictions (one publish per day).
     assert by_name["dbt_monitoring_models"].partitions_def is daily_partitions
     assert {k.to_user_string() for k in by_name["dbt_monitoring_models"].keys} == {
@@ -324,8 +333,8 @@ def test_dbt_parses_the_project_once_per_data_dir(
 
     root = data_dir / "dbt" / "target"
     calls = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
-    # one run: dbt_models, days 1-2, monitoring; the failing run: days 2-3
-    assert len(calls) == 4, [p.name for p in calls]
+    # one run: dbt_models, days 1-2, the history views, monitoring; the failing run: days 2-3
+    assert len(calls) == 5, [p.name for p in calls]
     assert (root / "partial_parse.msgpack").exists()
     events = [_parse_events(call) for call in calls]
     assert events[0] == ["UnableToPartialParse"], events  # the profile names this temp warehouse

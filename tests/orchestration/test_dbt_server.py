@@ -214,3 +214,18 @@ def test_only_the_duckdb_target_goes_warm(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("RUNWAY_TARGET", "duckdb")
     monkeypatch.setenv("RUNWAY_DBT_WARM", "0")
     assert not dbt_server.enabled(["build", "--target", "duckdb"])
+
+
+def test_stop_ends_the_server_and_removes_its_socket(probe, server) -> None:
+    """What `make run` does at its end (orchestration/materialize.py): no server left behind.
+    Last in this module: it stops the module's server."""
+    (sock,) = probe["servers"].glob("*.sock")
+    assert dbt_server.stop(sock) == server["pid"]
+    deadline = time.monotonic() + 30
+    while (sock.exists() or psutil.pid_exists(server["pid"])) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not sock.exists()
+    assert not psutil.pid_exists(server["pid"]) or (
+        psutil.Process(server["pid"]).status() == psutil.STATUS_ZOMBIE
+    )
+    assert dbt_server.stop(sock) is None  # nothing left to stop

@@ -21,7 +21,7 @@ import pytest
 from pipeline_base import use_stack
 from test_automation_conditions import (
     DAILY,
-    HISTORY,
+    HISTORY_VIEWS,
     RANGE_END,
     RANGE_START,
     REFERENCE_MARTS,
@@ -85,10 +85,10 @@ def test_a_sensor_that_starts_after_the_loads_still_builds_everything_once(
             for key in defs.resolve_asset_graph().get_all_asset_keys()
             if key.path[0] in ("staging", "intermediate")
         }
-        tables = views | HISTORY | REFERENCE_MARTS
+        tables = views | REFERENCE_MARTS
         assert first == {key: {None} for key in tables}, (
             "the first tick builds what is missing and has its upstream data: the views and the "
-            "whole tables (one dbt run); the days wait for the views"
+            "reference marts (one dbt run); the days wait for the views"
         )
         assert automation.evaluate() == {}, "requested once, not at every tick"
         assert automation.materialize(_selection(tables)).success
@@ -98,6 +98,9 @@ def test_a_sensor_that_starts_after_the_loads_still_builds_everything_once(
             _selection(DAILY - SCORED), **{RANGE_START: DAYS[0], RANGE_END: DAYS[-1]}
         )
         assert built.success
+        # The whole-history views, once the daily tables they add up exist.
+        assert automation.evaluate() == {key: {None} for key in HISTORY_VIEWS}
+        assert automation.materialize(_selection(HISTORY_VIEWS)).success
 
         # No model yet: two days of features are not enough for the default (7 days), and
         # scoring, monitoring and the snapshot wait for a model.
@@ -137,8 +140,8 @@ def test_a_fresh_instance_repeats_a_failed_first_build_only_when_its_upstream_up
             for key in defs.resolve_asset_graph().get_all_asset_keys()
             if key.path[0] in ("staging", "intermediate")
         }
-        tables = views | HISTORY | REFERENCE_MARTS
-        # The views and the whole tables (one dbt run); the day waits for the views it reads.
+        tables = views | REFERENCE_MARTS
+        # The views and the reference marts (one dbt run); the day waits for the views it reads.
         assert automation.evaluate() == {key: {None} for key in tables}
 
         with duckdb.connect(str(current.warehouse_path)) as con:
@@ -150,7 +153,7 @@ def test_a_fresh_instance_repeats_a_failed_first_build_only_when_its_upstream_up
             if instance.get_latest_materialization_event(dg.AssetKey.from_user_string(key)) is None
         }
         planes_readers = {"staging/stg_nycflights13__planes", "intermediate/int_flights_enriched"}
-        assert planes_readers | HISTORY <= missing < tables
+        assert planes_readers <= missing < tables
 
         assert automation.evaluate() == {}, "a failed request is not repeated"
         assert automation.evaluate() == {}, "nor at a later tick"

@@ -30,8 +30,8 @@ def test_the_served_tables_and_the_snapshot_have_error_freshness_checks() -> Non
         "marts/daily_carrier_performance",
         "marts/carriers",
         "marts/airports",
-        "marts/routes",
-        "marts/weather_delay_impact",
+        "marts/daily_route_performance",
+        "marts/daily_weather_delay_impact",
         "ml/flight_delay_predictions",
         "ml/flight_delay_monitoring",
         "serving/warehouse_snapshot",
@@ -39,6 +39,8 @@ def test_the_served_tables_and_the_snapshot_have_error_freshness_checks() -> Non
     graph = defs.resolve_asset_graph()
     for key in automation.FRESHNESS_ASSETS:
         assert graph.get(key).is_materializable, key  # a check on a real asset, not a typo
+        # Not a view: a view's "last update" is when its SQL was created, not its data.
+        assert not graph.get(key).is_virtual, key
     assert automation.freshness_checks_sensor in defs.sensors
 
 

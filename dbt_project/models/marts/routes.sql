@@ -1,14 +1,15 @@
+{{ config(materialized='view', tags=['history']) }}
 {#
     One row per route (origin, destination) over every flight in the warehouse: volumes,
     cancellations, departure delays and the airports' names and coordinates (NULL when the
-    destination is not in airports). Read from the intermediate flights, not marts.flights, so
-    that it is built with the other unpartitioned models (a full rebuild, a few hundred rows).
+    destination is not in airports). A view over the daily sums of marts.daily_route_performance
+    (issue #17): a new day rebuilds that day there, and nothing here has to be rebuilt.
 #}
 with
 
-flights as (
+days as (
 
-    select * from {{ ref('int_flights_enriched') }}
+    select * from {{ ref('daily_route_performance') }}
 
 ),
 
@@ -23,17 +24,17 @@ aggregated as (
     select
         origin_airport_code,
         dest_airport_code,
-        avg(distance_miles) as distance_miles,
-        count(*) as flights,
-        count(case when not is_cancelled then 1 end) as departed_flights,
-        count(case when is_cancelled then 1 end) as cancelled_flights,
-        count(case when is_departure_delayed_15 then 1 end) as delayed_15_flights,
-        count(case when not is_departure_delayed_15 then 1 end) as on_time_flights,
-        count(is_departure_delayed_15) as labelled_flights,
-        avg(dep_delay_minutes) as avg_dep_delay_minutes,
-        avg(arr_delay_minutes) as avg_arr_delay_minutes
+        sum(distance_miles_sum) / nullif(sum(distance_flights), 0) as distance_miles,
+        sum(flights) as flights,
+        sum(departed_flights) as departed_flights,
+        sum(cancelled_flights) as cancelled_flights,
+        sum(delayed_15_flights) as delayed_15_flights,
+        sum(on_time_flights) as on_time_flights,
+        sum(labelled_flights) as labelled_flights,
+        sum(dep_delay_minutes_sum) / nullif(sum(dep_delay_flights), 0) as avg_dep_delay_minutes,
+        sum(arr_delay_minutes_sum) / nullif(sum(arr_delay_flights), 0) as avg_arr_delay_minutes
 
-    from flights
+    from days
     group by origin_airport_code, dest_airport_code
 
 ),

@@ -1,80 +1,16 @@
+{{ config(materialized='view', tags=['history']) }}
 {#
     How departure delays change with the weather at the origin airport in the scheduled hour:
     flights are bucketed by visibility, wind speed and precipitation (each factor on its own;
-    bucket_order 1 = best weather) and each bucket gets its volumes and delay figures. Flights
-    whose hour has no observation of a factor are left out of that factor's buckets.
+    bucket_order 1 = best weather) and each bucket gets its volumes and delay figures. A view
+    over the daily sums of marts.daily_weather_delay_impact (issue #17): a new day rebuilds that
+    day there, and nothing here has to be rebuilt.
 #}
 with
 
-flights as (
+days as (
 
-    select * from {{ ref('int_flights_enriched') }}
-
-),
-
-bucketed as (
-
-    select
-        'visibility' as weather_factor,
-        case
-            when visibility_miles >= 10 then 1
-            when visibility_miles >= 5 then 2
-            when visibility_miles >= 1 then 3
-            else 4
-        end as bucket_order,
-        case
-            when visibility_miles >= 10 then '10 mi (clear)'
-            when visibility_miles >= 5 then '5-10 mi'
-            when visibility_miles >= 1 then '1-5 mi'
-            else '< 1 mi'
-        end as bucket_label,
-        is_cancelled,
-        is_departure_delayed_15,
-        dep_delay_minutes
-    from flights
-    where visibility_miles is not null
-
-    union all
-
-    select
-        'wind_speed' as weather_factor,
-        case
-            when wind_speed_mph < 10 then 1
-            when wind_speed_mph < 20 then 2
-            when wind_speed_mph < 30 then 3
-            else 4
-        end as bucket_order,
-        case
-            when wind_speed_mph < 10 then '< 10 mph'
-            when wind_speed_mph < 20 then '10-20 mph'
-            when wind_speed_mph < 30 then '20-30 mph'
-            else '30+ mph'
-        end as bucket_label,
-        is_cancelled,
-        is_departure_delayed_15,
-        dep_delay_minutes
-    from flights
-    where wind_speed_mph is not null
-
-    union all
-
-    select
-        'precipitation' as weather_factor,
-        case
-            when precipitation_in = 0 then 1
-            when precipitation_in < 0.1 then 2
-            else 3
-        end as bucket_order,
-        case
-            when precipitation_in = 0 then 'none'
-            when precipitation_in < 0.1 then '< 0.1 in'
-            else '0.1+ in'
-        end as bucket_label,
-        is_cancelled,
-        is_departure_delayed_15,
-        dep_delay_minutes
-    from flights
-    where precipitation_in is not null
+    select * from {{ ref('daily_weather_delay_impact') }}
 
 ),
 
@@ -84,13 +20,13 @@ aggregated as (
         weather_factor,
         bucket_order,
         max(bucket_label) as bucket_label,
-        count(*) as flights,
-        count(case when not is_cancelled then 1 end) as departed_flights,
-        count(case when is_departure_delayed_15 then 1 end) as delayed_15_flights,
-        count(is_departure_delayed_15) as labelled_flights,
-        avg(dep_delay_minutes) as avg_dep_delay_minutes
+        sum(flights) as flights,
+        sum(departed_flights) as departed_flights,
+        sum(delayed_15_flights) as delayed_15_flights,
+        sum(labelled_flights) as labelled_flights,
+        sum(dep_delay_minutes_sum) / nullif(sum(dep_delay_flights), 0) as avg_dep_delay_minutes
 
-    from bucketed
+    from days
     group by weather_factor, bucket_order
 
 ),
