@@ -53,7 +53,7 @@ def _log(message: str) -> None:
     print(f"[bench-live {datetime.now().strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def stack_env(data_dir: Path, server_dir: Path) -> dict[str, str]:
+def stack_env(data_dir: Path, sockets: Path) -> dict[str, str]:
     """`make dev`'s environment for a stack under `data_dir`: demo feed off (the stage delivers),
     the gRPC timeout make sets, a warm dbt server of the stage's own."""
     from bench.runner import child_env
@@ -64,7 +64,8 @@ def stack_env(data_dir: Path, server_dir: Path) -> dict[str, str]:
     return env | {
         "RUNWAY_DEMO_FEED": "0",
         "DAGSTER_GRPC_TIMEOUT_SECONDS": "180",
-        "RUNWAY_DBT_SERVER_DIR": str(server_dir),
+        "RUNWAY_DBT_SERVER_DIR": str(sockets / "dbt"),
+        "RUNWAY_RUN_WORKER_DIR": str(sockets / "run"),
     }
 
 
@@ -173,14 +174,13 @@ def ui_launches(port: int, instance, day: str, count: int, bound: float) -> dict
     params = live_stack.launch_params(location, keys, day)
     for number in range(count):
         live_stack.wait_until(lambda: live_stack.active_runs(instance) == 0, bound=300, interval=1)
-        began = time.perf_counter()
+        began, requested = time.perf_counter(), time.time()
         try:
             run_id = live_stack.launch(port, params)
         except live_stack.GraphQLError as error:
             out["error"] = str(error)
             _log(f"UI launch refused: {error}")
             return out
-        launched_at = time.time()
         status = [None]
 
         def finished(run_id=run_id, status=status) -> bool:
@@ -192,7 +192,8 @@ def ui_launches(port: int, instance, day: str, count: int, bound: float) -> dict
         launch = {"run_id": run_id, "status": status[0], "seconds": seconds}
         if waited is None:
             launch["error"] = f"not finished within {bound} s"
-        records = live_stack.run_records(instance, launched_at - 5)
+        # Created before the mutation answered (which may take seconds on a loaded machine).
+        records = live_stack.run_records(instance, requested - 1)
         run = next((r for r in records if r["run_id"] == run_id), None)
         if run is not None:
             launch["run"] = run
@@ -202,11 +203,11 @@ def ui_launches(port: int, instance, day: str, count: int, bound: float) -> dict
     return out
 
 
-def first_make_dev(work: Path, cutoff: date, bound: float, server_dir: Path) -> dict:
+def first_make_dev(work: Path, cutoff: date, bound: float, sockets: Path) -> dict:
     """`make dev` from a new data dir: when the UI, the dashboards, the snapshot appear."""
     data_dir = work / "first-dev"
     data_dir.mkdir(parents=True, exist_ok=True)
-    env = stack_env(data_dir, server_dir)
+    env = stack_env(data_dir, sockets)
     ports = {"webserver": live_stack.free_port(), "dashboard": live_stack.free_port()}
     argv = ["make", "-C", str(settings.REPO_ROOT), "--no-print-directory", "dev"]
     argv += [f"RUNWAY_DATA_DIR={data_dir}", f"DAGSTER_HOME={data_dir / 'dagster_home'}"]
@@ -279,10 +280,10 @@ def run_stage(
     dev_bound: float = 600.0,
 ) -> dict:
     """The whole stage in `work`; a result dict even when a part fails (its `status` says)."""
-    logs, server_dir = work / "logs", work / "dbt-server"
+    logs, sockets = work / "logs", work / "sock"
     logs.mkdir(parents=True, exist_ok=True)
     data_dir = work / "stack"
-    env = stack_env(data_dir, server_dir)
+    env = stack_env(data_dir, sockets)
     result: dict = {"scale": scale, "cutoff": cutoff.isoformat(), "days_requested": days}
     result["status"] = "ok"
     group = None
@@ -307,14 +308,14 @@ def run_stage(
     finally:
         if group is not None:
             group.stop()
-        live_stack.stop_dbt_servers(server_dir)
+        live_stack.stop_serving(sockets)
     if first_dev:  # independent of the stack above: measured even if that part failed
         try:
             result["first_dev"] = first_make_dev(
-                work, first_dev_cutoff or cutoff, dev_bound, server_dir
+                work, first_dev_cutoff or cutoff, dev_bound, sockets
             )
         finally:
-            live_stack.stop_dbt_servers(server_dir)
+            live_stack.stop_serving(sockets)
     result["verdicts"] = [v.as_dict() for v in stage_verdicts(result)]
     return result
 

@@ -8,9 +8,10 @@ Streamlit, all in the process group of the command we start (Dagster starts its 
 a new session), so each is started in a new session of its own and ended by its group:
 SIGTERM first (dagster dev then stops its children cleanly), SIGKILL after a grace period, and
 any descendant seen before the stop that still lives is killed by its pid. The warm dbt server
-(orchestration/dbt_server.py) is the exception: it starts its own session by design, so the
-stage points it at a socket folder of its own (RUNWAY_DBT_SERVER_DIR) and stops the servers
-serving from that folder at the end.
+(orchestration/dbt_server.py) and the warm run worker (orchestration/run_worker.py) are the
+exceptions: they start sessions of their own by design (and the worker's runs too), so the stage
+points them at socket folders of its own (RUNWAY_DBT_SERVER_DIR, RUNWAY_RUN_WORKER_DIR) and
+kills whatever serves from there at the end.
 """
 
 from __future__ import annotations
@@ -121,15 +122,17 @@ def _running(process: psutil.Process) -> bool:
         return False
 
 
-def stop_dbt_servers(server_dir: Path) -> list[int]:
-    """SIGTERM the warm dbt servers serving from `server_dir` (ours only); their pids."""
+def stop_serving(sockets: Path) -> list[int]:
+    """SIGKILL every process serving from a socket under `sockets` (the stage's own folder):
+    warm dbt servers and run workers, and the runs a worker forked (a fork keeps its parent's
+    command line). Their pids."""
     stopped = []
-    prefix = str(server_dir)
+    prefix = str(sockets)
     for process in psutil.process_iter(["pid", "cmdline"]):
         cmdline = process.info.get("cmdline") or []
-        if "serve" in cmdline and any(arg.startswith(prefix) for arg in cmdline):
+        if any(arg.startswith(prefix) for arg in cmdline[1:]):
             with contextlib.suppress(psutil.Error):
-                process.terminate()
+                process.kill()
                 stopped.append(process.pid)
     return stopped
 
