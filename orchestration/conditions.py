@@ -81,17 +81,25 @@ def since_handled(trigger: dg.AutomationCondition) -> dg.AutomationCondition:
 
 
 def missing_at_start() -> dg.AutomationCondition:
-    """Missing (on the first evaluation too), latched until requested or updated.
+    """Missing on the first evaluation (or newly missing later) while its upstream data was
+    there, latched until requested, updated or failed.
 
     `newly_missing` is true on a first evaluation for every missing partition (no previous state);
     unlike `since_last_handled()`, this latch is not cleared by that first evaluation (see the
     module docstring), so what is missing when the sensor starts is built once its upstream data
     is there. A failed request is not repeated: the latch is cleared when it is requested.
+
+    Only partitions whose upstream data is there: the days not delivered yet are missing too,
+    and latched they would be requested the moment their raw files load, racing the landing
+    sensor's run that carries them (seen: a tick that read a day's features as no longer in
+    progress but still missing requested them again). Those days are built by that run.
     """
     return (
-        AC.newly_missing()
+        # Each upstream asset has data (for a day: that day; for a whole table: any day), or is
+        # requested in the same tick (views over views, built together in dependency order).
+        (AC.newly_missing() & _upstream_has_data())
         .since(AC.newly_requested() | AC.newly_updated() | AC.execution_failed().newly_true())
-        .with_label("missing since the first evaluation")
+        .with_label("missing since the first evaluation, upstream there")
     )
 
 

@@ -7,6 +7,8 @@ DAILY_ASSETS = {
     "raw/weather",
     "marts/flights",
     "marts/daily_carrier_performance",
+    "marts/daily_route_performance",
+    "marts/daily_weather_delay_impact",
     "ml/flight_features",
     "ml/flight_delay_predictions",
     "ml/flight_delay_monitoring",
