@@ -266,13 +266,17 @@ def run_status(port: int, run_id: str) -> str:
 
 def ui_day_selection(graph) -> list[tuple[str, ...]]:
     """What a user selects in the UI to redo one day: the daily sources and everything
-    downstream of them, except training (and its multi-asset siblings) and the dbt views."""
+    downstream of them, except training (and its multi-asset siblings) and the dbt views
+    (virtual assets: the staging and intermediate views, and the whole-history marts `routes`
+    and `weather_delay_impact`, views over daily tables) — what a delivered day's run carries."""
     import dagster as dg
 
     sources = dg.AssetSelection.assets(*(dg.AssetKey(list(k)) for k in DAILY_SOURCES))
     training = dg.AssetSelection.assets(*(dg.AssetKey(list(k)) for k in TRAINING_ASSETS))
     selection = sources.downstream() - training - dg.AssetSelection.groups(*VIEW_GROUPS)
-    return sorted(tuple(key.path) for key in selection.resolve(graph))
+    return sorted(
+        tuple(key.path) for key in selection.resolve(graph) if not graph.get(key).is_virtual
+    )
 
 
 def open_instance(dagster_home: Path):
