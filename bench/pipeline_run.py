@@ -9,11 +9,13 @@ run over every asset, daily assets over [start, end]), with the bootstrap traini
 tests/test_end_to_end.py so that a short window still gets a champion to score with.
 
 `incremental` is one new day delivered: the same function with the day as the partition range and
-a selection of everything downstream of the new files except training. The reference snapshots
-(airlines, airports, planes) did not change, and a day of data does not retrain the model (that
-is a decision of its own, on a schedule, not a consequence of new rows); the new day is scored by
-the current champion, the whole-history marts (routes, weather impact), the model-monitoring mart
-and the serving snapshot are rebuilt, so everything a reader sees includes the new day.
+what `landing_zone_sensor`'s run for a delivered day selects: everything downstream of the new
+files except training and the dbt views. The reference snapshots (airlines, airports, planes) did
+not change, and a day of data does not retrain the model (that is a decision of its own, on a
+schedule, not a consequence of new rows); the new day is scored by the current champion, its
+daily tables (those under the whole-history views routes and weather impact too), the
+model-monitoring mart and the serving snapshot are rebuilt, so everything a reader sees includes
+the new day.
 
 `backfill` is a backfill of the daily assets over [start, end] as Dagster's asset backfill runs
 it (tests/orchestration/test_backfill.py): every daily-partitioned asset (and its checks) in one
@@ -42,22 +44,18 @@ BOOTSTRAP_CONFIG = {
     "ops": {"flight_delay_model": {"config": {"first_model_must_beat_baseline": False}}}
 }
 
-# Assets an incremental day does not rerun (see the module docstring).
-NOT_REFRESHED_BY_A_DAY = (
-    ["raw", "airlines"],
-    ["raw", "airports"],
-    ["raw", "planes"],
-    ["ml", "flight_delay_model"],
-    ["ml", "model_metrics"],
-    ["ml", "model_calibration"],
-    ["ml", "feature_importance"],
-)
-
 
 def incremental_selection() -> dg.AssetSelection:
-    """Every asset but the unchanged reference snapshots and training."""
-    excluded = dg.AssetSelection.assets(*(dg.AssetKey(key) for key in NOT_REFRESHED_BY_A_DAY))
-    return dg.AssetSelection.all() - excluded
+    """What `landing_zone_sensor`'s run carries for a delivered day (issue #17): the raw days and
+    everything downstream but training and the dbt views (`automation.delivery_selection`).
+    Before issue #17 it was every asset but the reference snapshots and training (the views and
+    the reference marts rebuilt too)."""
+    from orchestration import automation
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    raw_days = [dg.AssetKey(["raw", "flights"]), dg.AssetKey(["raw", "weather"])]
+    return dg.AssetSelection.assets(*automation.delivery_selection(raw_days, graph))
 
 
 def backfill_selection() -> dg.AssetSelection:
