@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -48,6 +49,7 @@ MACROS = """
 {% endmacro %}
 {% macro fail() %}{{ exceptions.raise_compiler_error("probe failure") }}{% endmacro %}
 {% macro long() %}
+  {{ print("LONG QUERY STARTS") }}
   {% do run_query("select sum(hash(range)) from range(10000000000)") %}
 {% endmacro %}
 """
@@ -175,19 +177,41 @@ def test_a_warm_dbt_dies_with_its_caller(probe, server) -> None:
 
 
 def test_sigint_to_the_caller_stops_the_warm_dbt(probe, server) -> None:
-    """dagster-dbt cancels dbt with SIGINT: forwarded, dbt stops and the call fails."""
+    """dagster-dbt cancels dbt with SIGINT: forwarded, dbt stops and the call fails.
+
+    The signal goes once the long query runs: during its start-up dbt may swallow a
+    KeyboardInterrupt (seen on a quiet machine, where 2 s after the fork dbt was still loading
+    its macros and then ran to the end); dagster-dbt's caller (`resources.stop_process`) kills
+    dbt after a grace period for that case."""
     guard = _start_guard(probe, "run-operation", "long")
     try:
         child = _the_warm_child(server["pid"])
-        time.sleep(2)
+        started = _read_until(guard, "LONG QUERY STARTS", timeout=120)
+        time.sleep(0.5)
         guard.send_signal(signal.SIGINT)
         output, _ = guard.communicate(timeout=60)
+        output = started + output
         assert guard.returncode != 0, output
         gone, alive = psutil.wait_procs([child], timeout=30)
         assert alive == [], output
     finally:
         guard.kill()
         guard.communicate()
+
+
+def _read_until(process: subprocess.Popen, marker: str, timeout: float) -> str:
+    """The process's output up to the line holding `marker` (bounded wait)."""
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([process.stdout], [], [], 0.5)[0]:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if marker in line:
+                return "".join(lines)
+    raise AssertionError(f"{marker!r} never printed:\n{''.join(lines)}")
 
 
 def _the_warm_child(server_pid: int) -> psutil.Process:
