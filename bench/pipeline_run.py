@@ -47,15 +47,15 @@ BOOTSTRAP_CONFIG = {
 
 def incremental_selection() -> dg.AssetSelection:
     """What `landing_zone_sensor`'s run carries for a delivered day (issue #17): the raw days and
-    everything downstream but training and the dbt views (`automation.delivery_selection`).
+    everything downstream but training and the dbt views (`delivery.delivery_selection`).
     Before issue #17 it was every asset but the reference snapshots and training (the views and
     the reference marts rebuilt too)."""
-    from orchestration import automation
+    from orchestration import delivery
     from orchestration.definitions import defs
 
     graph = defs.resolve_asset_graph()
     raw_days = [dg.AssetKey(["raw", "flights"]), dg.AssetKey(["raw", "weather"])]
-    return dg.AssetSelection.assets(*automation.delivery_selection(raw_days, graph))
+    return dg.AssetSelection.assets(*delivery.delivery_selection(raw_days, graph))
 
 
 def backfill_selection() -> dg.AssetSelection:

@@ -49,23 +49,21 @@ The other definitions here, all running by default except the demo feed:
   default only with `RUNWAY_DEMO_FEED=1` (`make dev` sets it).
 - `reference_tables_schedule`: reloads `raw/airlines`, `raw/airports`, `raw/planes` daily
   (`RUNWAY_REFERENCE_CRON`, default 06:00 UTC), whether or not the sensor saw them change.
-- Freshness checks (`freshness_checks`, evaluated by `freshness_checks_sensor` and with every run
-  of their assets): each mart, the predictions, the monitoring mart and the serving snapshot must
-  have been updated in the last `RUNWAY_FRESHNESS_MINUTES` (default 26 h: one daily delivery plus
-  two hours); a stale asset shows a failing (ERROR) check in the UI and in `meta.asset_status`.
+- The freshness checks and their sensor live in orchestration/freshness.py; what a delivery's
+  run selects, in orchestration/delivery.py.
 - `run_failure_alerts` (orchestration/alerts.py): each failed run into the alerts table and log.
 """
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 
-from orchestration import alerts, ingest, raw_loader, settings
+from orchestration import alerts, delivery, ingest, raw_loader, settings
 
 # The seeder (orchestration.seed: polars, numpy, tqdm) is imported inside the feed's op and
 # schedule, when they run: the code location must not pay for it at every load (issue #8).
@@ -73,8 +71,8 @@ from orchestration import alerts, ingest, raw_loader, settings
 SENSOR_NAME = "landing_zone_sensor"
 DAILY_ENTITIES = tuple(raw_loader.DAILY_TABLES)
 REFERENCE_ENTITIES = tuple(raw_loader.REFERENCE_TABLES)
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
+RANGE_START_TAG = delivery.RANGE_START_TAG
+RANGE_END_TAG = delivery.RANGE_END_TAG
 _HASH_CHARS = 16
 
 
@@ -251,56 +249,6 @@ def evaluate_landing_zone(
     return requests, json.dumps(state, sort_keys=True, separators=(",", ":")), notes
 
 
-# Not carried by a delivery's run: training (retraining is a decision of its own,
-# conditions.training_condition) and the dbt views (no data: built when missing or changed).
-TRAINING_KEYS = frozenset(
-    dg.AssetKey(["ml", name])
-    for name in ("flight_delay_model", "model_metrics", "model_calibration", "feature_importance")
-)
-SNAPSHOT = dg.AssetKey(["serving", "warehouse_snapshot"])
-
-
-def delivery_selection(raw_keys: Sequence[dg.AssetKey], asset_graph) -> list[dg.AssetKey]:
-    """What a delivered day's run materializes: its raw tables and everything downstream of them
-    but training and the dbt views (virtual assets: `marts/routes` and
-    `marts/weather_delay_impact` too, views over their daily tables)."""
-    raw = dg.AssetSelection.assets(*raw_keys)
-    downstream = raw.downstream(include_self=False).resolve(asset_graph)
-    return sorted(
-        {
-            *raw_keys,
-            *(
-                key
-                for key in downstream
-                if key not in TRAINING_KEYS and not asset_graph.get(key).is_virtual
-            ),
-        },
-        key=lambda key: key.path,
-    )
-
-
-def nothing_built(instance: dg.DagsterInstance, asset_graph) -> bool:
-    """No serving snapshot was ever materialized here: the first run must build everything."""
-    return asset_graph.has(SNAPSHOT) and instance.get_latest_materialization_event(SNAPSHOT) is None
-
-
-def bootstrap(requests: list[dg.RunRequest], everything: list[dg.AssetKey]) -> list[dg.RunRequest]:
-    """The earliest day request becomes one run of `everything` over its range, the reference
-    snapshots' request merged into it; later ranges stay as they are (they wait for the pool)."""
-    days = [r for r in requests if RANGE_START_TAG in r.tags]
-    if not days:
-        return requests
-    first = min(days, key=lambda r: r.tags[RANGE_START_TAG])
-    merged = [r for r in requests if r is not first and RANGE_START_TAG not in r.tags]
-    keys = ",".join(sorted(r.run_key or "" for r in (first, *merged)))
-    whole = dg.RunRequest(
-        run_key=f"bootstrap:{hashlib.sha256(keys.encode()).hexdigest()[:20]}",
-        asset_selection=everything,
-        tags={**first.tags, "runway/bootstrap": "true"},
-    )
-    return [whole, *(r for r in days if r is not first)]
-
-
 @dg.sensor(
     name=SENSOR_NAME,
     minimum_interval_seconds=settings.load().sensor_interval_seconds,
@@ -320,19 +268,19 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     asset_graph = context.repository_def.asset_graph
 
     def carry(raw_keys: list[dg.AssetKey]) -> list[dg.AssetKey]:
-        return delivery_selection(raw_keys, asset_graph)
+        return delivery.delivery_selection(raw_keys, asset_graph)
 
     # The instance is consulted on the first tick only (see `_Baseline`).
     instance = context.instance if not context.cursor else None
     requests, cursor, notes = evaluate_landing_zone(
         landing_dir, context.cursor, instance, ingest.partition_range(), carry
     )
-    if requests and nothing_built(context.instance, asset_graph):
+    if requests and delivery.nothing_built(context.instance, asset_graph):
         everything = sorted(
             (k for k in asset_graph.get_all_asset_keys() if asset_graph.get(k).is_materializable),
             key=lambda k: k.path,
         )
-        requests = bootstrap(requests, everything)
+        requests = delivery.bootstrap(requests, everything)
     for note in notes:
         context.log.warning(note)
     if not requests:
@@ -405,48 +353,9 @@ reference_tables_schedule = dg.ScheduleDefinition(
     "(RUNWAY_REFERENCE_CRON).",
 )
 
-# Views are as fresh as the tables they read: their own "last update" is when their SQL was last
-# created, so the daily tables under `routes` and `weather_delay_impact` are checked instead.
-_MART_VIEWS = {("marts", "routes"), ("marts", "weather_delay_impact")}
-FRESHNESS_ASSETS = [
-    *(
-        dg.AssetKey([schema, table])
-        for schema, table in settings.SERVING_TABLES
-        if schema == "marts" and (schema, table) not in _MART_VIEWS
-    ),
-    dg.AssetKey(["marts", "daily_route_performance"]),
-    dg.AssetKey(["marts", "daily_weather_delay_impact"]),
-    dg.AssetKey(["ml", "flight_delay_predictions"]),
-    dg.AssetKey(["ml", "flight_delay_monitoring"]),
-    dg.AssetKey(["serving", "warehouse_snapshot"]),
-]
-
-
-def build_freshness_checks(window: timedelta) -> Sequence[dg.AssetChecksDefinition]:
-    """One check per FRESHNESS_ASSETS key: fails (ERROR) if not updated within `window`.
-
-    Freshness *checks* rather than the newer `FreshnessPolicy`: a stale asset then shows as a
-    failing check, in the UI and in the snapshot's `meta.asset_status` (Pipeline health page).
-    """
-    return dg.build_last_update_freshness_checks(
-        assets=FRESHNESS_ASSETS,
-        lower_bound_delta=window,
-        severity=dg.AssetCheckSeverity.ERROR,
-    )
-
-
-freshness_checks = build_freshness_checks(timedelta(minutes=_current.freshness_minutes))
-freshness_checks_sensor = dg.build_sensor_for_freshness_checks(
-    freshness_checks=freshness_checks,
-    name="freshness_checks_sensor",
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=_current.automation_interval_seconds,
-)
-
 sensors: list[dg.SensorDefinition] = [
     landing_zone_sensor,
     runway_automation_sensor,
-    freshness_checks_sensor,
     alerts.run_failure_alerts,
 ]
 schedules: list[dg.ScheduleDefinition] = [live_feed_schedule, reference_tables_schedule]

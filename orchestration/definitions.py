@@ -5,7 +5,7 @@ Each stage module exports its own lists; nothing else lives here.
 
 import dagster as dg
 
-from orchestration import automation, ingest, ml_assets, publish, transform
+from orchestration import automation, freshness, ingest, ml_assets, publish, transform
 from orchestration.resources import WarehouseResource, dbt_resource, mlflow_tracking
 
 # What the steps import in their bodies (kept out of this module's import: a definitions load must
@@ -33,9 +33,9 @@ defs = dg.Definitions(
         *ingest.ingest_checks,
         *ml_assets.ml_checks,
         *publish.publish_checks,
-        *automation.freshness_checks,
+        *freshness.freshness_checks,
     ],
-    sensors=[*automation.sensors],
+    sensors=[*automation.sensors, freshness.freshness_checks_sensor],
     schedules=[*automation.schedules],
     jobs=[*automation.jobs],
     resources={

@@ -89,6 +89,11 @@ def run_process_alive(instance: dg.DagsterInstance, run_id: str, started_at: flo
     pid = run_pid(instance, run_id)
     if pid is None:
         return True  # unknown: never reap what we cannot prove dead
+    return pid_alive(pid, started_at)
+
+
+def pid_alive(pid: int, started_at: float | None) -> bool:
+    """Whether process ``pid`` runs and is the one that started by ``started_at``."""
     started = process_start(pid)
     if started is None:
         return False
@@ -160,9 +165,10 @@ class WarmRunLauncher(DefaultRunLauncher):
     def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
         record = self._instance.get_run_record_by_id(run.run_id)
         started_at = record.start_time if record is not None else None
-        if run_pid(self._instance, run.run_id) is None:
+        pid = run_pid(self._instance, run.run_id)
+        if pid is None:
             return CheckRunHealthResult(WorkerStatus.UNKNOWN, "the run's process has not started")
-        if run_process_alive(self._instance, run.run_id, started_at):
+        if pid_alive(pid, started_at):
             return CheckRunHealthResult(WorkerStatus.RUNNING)
         return CheckRunHealthResult(
             WorkerStatus.FAILED, "the run's process is gone (killed, out of memory, crashed)"

@@ -196,9 +196,9 @@ def test_the_ui_selection_is_a_days_sources_and_downstream_without_training_or_v
         and not graph.get(key).is_virtual
     }
     assert selected == expected
-    from orchestration import automation
+    from orchestration import delivery
 
-    delivery = automation.delivery_selection([_key("raw/flights"), _key("raw/weather")], graph)
+    delivery = delivery.delivery_selection([_key("raw/flights"), _key("raw/weather")], graph)
     assert selected == {key.to_user_string() for key in delivery}
 
 

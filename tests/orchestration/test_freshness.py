@@ -1,6 +1,6 @@
 """Freshness: the marts, predictions, monitoring and snapshot have checks; stale means failing.
 
-The checks are the code location's own (`automation.build_freshness_checks`), executed by
+The checks are the code location's own (`freshness.build_freshness_checks`), executed by
 Dagster on a test instance. The asset they watch is a stand-in with the real key: what the check
 reads is only the instance's record of the latest materialization.
 """
@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from orchestration import automation
+from orchestration import freshness
 
 FLIGHTS = dg.AssetKey(["marts", "flights"])
 
@@ -22,7 +22,7 @@ def test_the_served_tables_and_the_snapshot_have_error_freshness_checks() -> Non
 
     checked = {
         key.asset_key.to_user_string()
-        for checks in automation.freshness_checks
+        for checks in freshness.freshness_checks
         for key in checks.check_keys
     }
     assert checked == {
@@ -37,11 +37,11 @@ def test_the_served_tables_and_the_snapshot_have_error_freshness_checks() -> Non
         "serving/warehouse_snapshot",
     }
     graph = defs.resolve_asset_graph()
-    for key in automation.FRESHNESS_ASSETS:
+    for key in freshness.FRESHNESS_ASSETS:
         assert graph.get(key).is_materializable, key  # a check on a real asset, not a typo
         # Not a view: a view's "last update" is when its SQL was created, not its data.
         assert not graph.get(key).is_virtual, key
-    assert automation.freshness_checks_sensor in defs.sensors
+    assert freshness.freshness_checks_sensor in defs.sensors
 
 
 def test_a_stale_asset_fails_its_freshness_check() -> None:
@@ -52,10 +52,10 @@ def test_a_stale_asset_fails_its_freshness_check() -> None:
     checks_only = dg.AssetSelection.checks_for_assets(FLIGHTS)
     with dg.instance_for_test() as instance:
         assert dg.materialize([flights], instance=instance).success
-        within_an_hour = automation.build_freshness_checks(timedelta(hours=1))
+        within_an_hour = freshness.build_freshness_checks(timedelta(hours=1))
         fresh = dg.materialize([flights, *within_an_hour], instance=instance, selection=checks_only)
         time.sleep(1.5)
-        within_a_second = automation.build_freshness_checks(timedelta(seconds=1))
+        within_a_second = freshness.build_freshness_checks(timedelta(seconds=1))
         stale = dg.materialize(
             [flights, *within_a_second], instance=instance, selection=checks_only
         )

@@ -12,7 +12,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration import automation, ingest, settings
+from orchestration import automation, delivery, ingest, settings
 from orchestration.resources import WarehouseResource
 
 HEADER = (
@@ -221,7 +221,7 @@ def test_a_delivered_day_is_carried_to_the_snapshot_in_one_run() -> None:
 
     graph = defs.resolve_asset_graph()
     selected = {
-        key.to_user_string() for key in automation.delivery_selection([FLIGHTS, WEATHER], graph)
+        key.to_user_string() for key in delivery.delivery_selection([FLIGHTS, WEATHER], graph)
     }
     assert selected == {
         "raw/flights",
@@ -259,5 +259,5 @@ def test_nothing_built_yet_makes_the_first_request_the_whole_graph(landing: Path
     ]
     assert requests[0].tags["runway/bootstrap"] == "true"
     assert set(requests[1].asset_selection) == set(
-        automation.delivery_selection([FLIGHTS, WEATHER], graph)
+        delivery.delivery_selection([FLIGHTS, WEATHER], graph)
     )
